@@ -1,0 +1,64 @@
+# The Dreamer's Cave backend. Needs only Python >= 3.11 on the machine: uv is installed
+# into .tools/ on first use, and the workspace's locked dependencies into .venv/.
+
+PYTHON ?= python3
+TOOLS  := .tools
+UV     := $(TOOLS)/bin/uv
+VENV   := .venv
+PY     := $(VENV)/bin/python
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+.PHONY: lock install run test test-unit test-e2e bench lint format up down dead-letters replay-dead-letters clean
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check "uv==0.13.9"
+
+$(VENV)/.synced: $(UV) uv.lock pyproject.toml shared/pyproject.toml gateway/pyproject.toml $(wildcard services/*/pyproject.toml)
+	$(UV) sync --frozen --all-packages --python $(PYTHON)
+	@touch $@
+
+install: $(VENV)/.synced
+
+## make run: the whole stack as local processes; gateway on http://localhost:8000
+run: install
+	$(PY) deploy/local/stack.py
+
+## make test: every test, against real MySQL/MariaDB and RabbitMQ
+test: install
+	$(PY) -m pytest -q
+
+test-unit: install
+	$(PY) -m pytest -q --ignore=tests-e2e
+
+test-e2e: install
+	$(PY) -m pytest -q tests-e2e
+
+## make bench: load figures (ratios against baselines measured in the same run)
+bench: install
+	$(PY) deploy/bench/run.py
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+## make up: the same stack in containers (needs a Docker engine)
+up:
+	docker compose up --build
+
+down:
+	docker compose down
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .run .pytest_cache .ruff_cache
+
+## make lock: after changing any pyproject.toml
+lock: $(UV)
+	$(UV) lock --python $(PYTHON)
+	$(UV) sync --frozen --all-packages --python $(PYTHON)
+	@touch $(VENV)/.synced

@@ -1,0 +1,163 @@
+"""The app factory: a service's `main.py` describes itself in a `ServiceSpec`; this builds it.
+
+The lifespan owns everything long-lived, in order: logs, migrations, the database pool, the
+token verifier, then the service's own components (event bus, relays, caches), then demo
+data; it closes them in reverse. Every service gets `/healthz`, `/readyz` and `/metrics`,
+the envelope for every error, and request ids.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from .auth import KeySet, TokenVerifier
+from .db import Database, DatabaseUnavailable
+from .envelope import fail, install_error_handlers, ok
+from .logs import configure_logging
+from .migrations import migrate
+from .observability import HttpMetrics, RequestContextMiddleware
+from .settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+ReadinessCheck = Callable[[], Awaitable[bool]]
+# A component is started with the app and yields while it runs: event bus, relay, cache.
+Component = Callable[[FastAPI], contextlib.AbstractAsyncContextManager[Any]]
+
+SHARED_MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+@dataclass
+class ServiceSpec:
+    name: str
+    settings: ServiceSettings
+    routers: Sequence[APIRouter] = ()
+    migrations: Path | None = None
+    components: Sequence[Component] = ()
+    demo_data: Callable[[FastAPI], Awaitable[None]] | None = None
+    verifier: Callable[[ServiceSettings], TokenVerifier] | None = None
+    title: str | None = None
+    description: str = ""
+    version: str = "0.1.0"
+    extra_migrations: Sequence[Path] = field(default_factory=tuple)
+
+
+def default_verifier(settings: ServiceSettings) -> TokenVerifier:
+    return TokenVerifier(KeySet.from_url(settings.jwks_url), issuer=settings.jwt_issuer, audience=settings.jwt_audience)
+
+
+async def migrate_with_retry(
+    settings: ServiceSettings, schema: str, directories: list[Path], attempts: int = 30
+) -> None:
+    """Wait for the database a little (it may still be booting in compose), then migrate."""
+    for attempt in range(1, attempts + 1):
+        try:
+            await migrate(settings.mysql_url, schema, directories)
+            return
+        except DatabaseUnavailable as exc:
+            if attempt == attempts:
+                raise
+            log.warning("database not reachable yet (attempt %d/%d): %s", attempt, attempts, exc)
+            await asyncio.sleep(1)
+
+
+def _lifespan(spec: ServiceSpec) -> Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings = spec.settings
+        schema = settings.schema_for(spec.name)
+        directories = [*spec.extra_migrations]
+        if spec.migrations is not None:
+            directories.append(spec.migrations)
+        if directories:
+            await migrate_with_retry(settings, schema, directories)
+        db = Database(
+            settings.mysql_url,
+            schema,
+            pool_size=settings.db_pool_size,
+            wait_seconds=settings.db_pool_wait_seconds,
+            connect_timeout=settings.db_connect_timeout_seconds,
+        )
+        app.state.db = db
+        app.state.readiness["database"] = db.ping
+        app.state.verifier = (spec.verifier or default_verifier)(settings)
+        async with contextlib.AsyncExitStack() as stack:
+            for component in spec.components:
+                await stack.enter_async_context(component(app))
+            if settings.demo_data and spec.demo_data is not None:
+                await spec.demo_data(app)
+            log.info("service started", extra={"schema": schema})
+            try:
+                yield
+            finally:
+                log.info("service stopping")
+        await db.close()
+
+    return lifespan
+
+
+def health_router() -> APIRouter:
+    router = APIRouter(tags=["health"])
+
+    @router.get("/healthz", summary="Liveness")
+    async def healthz() -> JSONResponse:
+        return ok({"status": "ok"})
+
+    @router.get("/readyz", summary="Readiness: database and broker reachable")
+    async def readyz(request: Request) -> JSONResponse:
+        checks: dict[str, ReadinessCheck] = request.app.state.readiness
+        names = list(checks)
+        results = await asyncio.gather(*(_check(checks[n]) for n in names))
+        state = {name: ("ok" if good else "down") for name, good in zip(names, results, strict=True)}
+        if all(results):
+            return ok({"status": "ready", "checks": state})
+        down = {name: ["unreachable"] for name, good in zip(names, results, strict=True) if not good}
+        return fail("Service not ready", 503, down)
+
+    @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
+    async def metrics(request: Request) -> Response:
+        return Response(generate_latest(request.app.state.metrics_registry), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+async def _check(check: ReadinessCheck) -> bool:
+    try:
+        return bool(await asyncio.wait_for(check(), 2.0))
+    except Exception:
+        return False
+
+
+def create_service(spec: ServiceSpec) -> FastAPI:
+    configure_logging(spec.name, spec.settings.log_level)
+    app = FastAPI(
+        title=spec.title or f"Dreamer's Cave {spec.name} service",
+        description=spec.description,
+        version=spec.version,
+        lifespan=_lifespan(spec),
+    )
+    app.state.settings = spec.settings
+    app.state.service_name = spec.name
+    app.state.readiness = {}
+    registry = CollectorRegistry()
+    app.state.metrics_registry = registry
+    install_error_handlers(app)
+    app.include_router(health_router())
+    for router in spec.routers:
+        app.include_router(router)
+    app.add_middleware(
+        RequestContextMiddleware,
+        metrics=HttpMetrics(registry),
+        quiet_paths=frozenset({"/healthz", "/readyz", "/metrics"}),
+    )
+    return app

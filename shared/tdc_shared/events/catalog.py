@@ -1,0 +1,166 @@
+"""Every event on the bus: its producer, its consumers and the fields of its `data`.
+
+No event may be published that this file does not list (`publish` refuses it, and a test
+checks every `publish(...)` call in the tree). Consumers are tolerant readers: a producer may
+add fields; removing or renaming one needs a new `version`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class EventSpec:
+    type: str
+    producer: str
+    consumers: tuple[str, ...]
+    fields: tuple[str, ...]
+    description: str = ""
+
+
+EVENTS: dict[str, EventSpec] = {
+    spec.type: spec
+    for spec in (
+        # -- auth ------------------------------------------------------------------------------
+        EventSpec(
+            "auth.user.registered",
+            "auth",
+            ("notification", "membership"),
+            ("user_id", "email", "username", "language"),
+            "A new account was created.",
+        ),
+        EventSpec(
+            "auth.email_verification.requested",
+            "auth",
+            ("notification",),
+            ("user_id", "email", "username", "language", "token", "expires_at"),
+            "Send the one-time email verification link.",
+        ),
+        EventSpec(
+            "auth.password_reset.requested",
+            "auth",
+            ("notification",),
+            ("user_id", "email", "username", "language", "token", "expires_at"),
+            "Send the one-time password reset link.",
+        ),
+        EventSpec(
+            "auth.user.updated",
+            "auth",
+            ("notification", "membership"),
+            ("user_id", "email", "username", "display_name", "language", "is_active", "email_verified"),
+            "Profile or account state changed.",
+        ),
+        EventSpec(
+            "auth.user.role_changed",
+            "auth",
+            ("notification",),
+            ("user_id", "old_role", "new_role"),
+            "An admin changed a user's role.",
+        ),
+        EventSpec(
+            "auth.user.deleted",
+            "auth",
+            ("notification", "membership", "integration"),
+            ("user_id",),
+            "The account was erased; consumers drop personal data they keep.",
+        ),
+        # -- catalog ---------------------------------------------------------------------------
+        EventSpec(
+            "catalog.event.published",
+            "catalog",
+            ("notification", "integration", "catalog"),
+            (
+                "id",
+                "slug",
+                "status",
+                "start_utc",
+                "end_utc",
+                "timezone",
+                "location",
+                "artists",
+                "translations",
+                "sequence",
+                "is_featured",
+                "image_url",
+            ),
+            "An event became public.",
+        ),
+        EventSpec(
+            "catalog.event.updated",
+            "catalog",
+            ("notification", "integration", "catalog"),
+            (
+                "id",
+                "slug",
+                "status",
+                "start_utc",
+                "end_utc",
+                "timezone",
+                "location",
+                "artists",
+                "translations",
+                "sequence",
+                "is_featured",
+                "image_url",
+            ),
+            "A published event changed (time, lineup, texts).",
+        ),
+        EventSpec(
+            "catalog.event.cancelled",
+            "catalog",
+            ("notification", "integration", "catalog"),
+            (
+                "id",
+                "slug",
+                "status",
+                "start_utc",
+                "end_utc",
+                "timezone",
+                "location",
+                "artists",
+                "translations",
+                "sequence",
+                "is_featured",
+                "image_url",
+            ),
+            "A published event was cancelled.",
+        ),
+        EventSpec(
+            "catalog.event.deleted",
+            "catalog",
+            ("notification", "integration", "catalog"),
+            ("id", "slug", "sequence"),
+            "An event was deleted.",
+        ),
+        EventSpec(
+            "catalog.location.updated",
+            "catalog",
+            ("integration", "catalog"),
+            ("id", "slug", "name", "is_active", "translations"),
+            "A location was created or changed.",
+        ),
+        EventSpec(
+            "catalog.artist.updated",
+            "catalog",
+            ("notification", "integration", "catalog"),
+            ("id", "slug", "name", "is_active", "translations"),
+            "An artist was created or changed.",
+        ),
+    )
+}
+
+
+class UnknownEvent(ValueError):
+    """An event type that the catalog does not list."""
+
+
+def spec_for(event_type: str) -> EventSpec:
+    try:
+        return EVENTS[event_type]
+    except KeyError:
+        raise UnknownEvent(f"{event_type!r} is not in the event catalog (tdc_shared/events/catalog.py)") from None
+
+
+def consumed_by(service: str) -> list[str]:
+    return sorted(t for t, spec in EVENTS.items() if service in spec.consumers)

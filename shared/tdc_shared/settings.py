@@ -1,0 +1,79 @@
+"""Settings on pydantic-settings: one `TDC_` prefix for every service.
+
+Each service subclasses `ServiceSettings` and adds its own fields. Fields listed in
+`dev_only_defaults` hold values that are fine on a laptop and dangerous anywhere else
+(empty root password, guest broker account, demo secrets): outside dev and test the
+settings refuse to load while any of them still has its default.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import ClassVar, Literal
+
+from pydantic import field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SCHEMA_NAME = re.compile(r"^[A-Za-z0-9_]{1,64}$")
+DEV_ENVIRONMENTS = ("dev", "test")
+
+
+class DefaultSecretError(ValueError):
+    """A production deployment still carries a development default."""
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TDC_", env_file=".env", extra="ignore")
+
+    # Names of fields whose default value must not reach production.
+    dev_only_defaults: ClassVar[tuple[str, ...]] = ("mysql_url", "amqp_url")
+
+    env: Literal["dev", "test", "prod"] = "dev"
+    service_name: str = "service"
+    log_level: str = "INFO"
+
+    mysql_url: str = "mysql://root:@127.0.0.1:3306"
+    db_prefix: str = "tdc_"
+    db_pool_size: int = 10
+    db_pool_wait_seconds: float = 5.0
+    db_connect_timeout_seconds: float = 5.0
+
+    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+
+    jwt_issuer: str = "https://dreamerscave.example/auth"
+    jwt_audience: str = "tdc-api"
+    jwks_url: str = "http://127.0.0.1:8001/api/v1/auth/jwks.json"
+
+    demo_data: bool = False
+
+    @field_validator("db_prefix")
+    @classmethod
+    def _prefix_is_identifier(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9_]{0,40}", value):
+            raise ValueError("db_prefix may hold only letters, digits and underscores (at most 40)")
+        return value
+
+    @field_validator("db_pool_size")
+    @classmethod
+    def _pool_size_in_range(cls, value: int) -> int:
+        # mysql-connector caps its own pools at 32; we keep the same ceiling per process.
+        if not 1 <= value <= 32:
+            raise ValueError("db_pool_size must be between 1 and 32")
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_default_secrets(self) -> ServiceSettings:
+        if self.env in DEV_ENVIRONMENTS:
+            return self
+        left = [name for name in self.dev_only_defaults if getattr(self, name) == type(self).model_fields[name].default]
+        if left:
+            names = ", ".join(f"TDC_{n.upper()}" for n in left)
+            raise DefaultSecretError(f"{names} still hold development defaults; set them for env={self.env}")
+        return self
+
+    def schema_for(self, context: str) -> str:
+        """The MySQL schema a bounded context owns, e.g. `tdc_catalog`."""
+        name = f"{self.db_prefix}{context}"
+        if not SCHEMA_NAME.match(name):
+            raise ValueError(f"invalid schema name {name!r}")
+        return name

@@ -1,0 +1,1 @@
+"""Test support: finding real MySQL and RabbitMQ servers, isolated schemas, signing keys."""
