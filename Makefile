@@ -37,7 +37,7 @@ test-e2e: install
 
 ## make bench: load figures (ratios against baselines measured in the same run)
 bench: install
-	$(PY) deploy/bench/run.py
+	$(PY) deploy/bench/run.py $(ONLY)
 
 lint: install
 	$(VENV)/bin/ruff check .

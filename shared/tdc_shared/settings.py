@@ -39,6 +39,9 @@ class ServiceSettings(BaseSettings):
     db_connect_timeout_seconds: float = 5.0
 
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    # Prefix of the exchange and queue names (`tdc.events`, `tdc.catalog`), so that test runs
+    # and several stacks can share one broker without seeing each other's messages.
+    bus_namespace: str = "tdc"
 
     jwt_issuer: str = "https://dreamerscave.example/auth"
     jwt_audience: str = "tdc-api"
