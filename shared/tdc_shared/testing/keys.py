@@ -34,10 +34,10 @@ class SigningKey:
         jwk = jwt.algorithms.RSAAlgorithm.to_jwk(self.private_key.public_key(), as_dict=True)
         return {**jwk, "kid": self.kid, "use": "sig", "alg": "RS256"}
 
-    def claims(self, sub: str | int = 1, role: str = "user", ttl: int = 900, **overrides: Any) -> dict[str, Any]:
+    def claims(self, sub: str | int | None = 1, role: str = "user", ttl: int = 900, **overrides: Any) -> dict[str, Any]:
         now = int(time.time())
         claims: dict[str, Any] = {
-            "sub": str(sub),
+            "sub": None if sub is None else str(sub),
             "role": role,
             "iss": ISSUER,
             "aud": AUDIENCE,

@@ -1,0 +1,251 @@
+"""The whole stack as local processes: what `make run` starts, and what the e2e tests start.
+
+    python deploy/local/stack.py            # gateway on :8000, services on 8001..8006
+
+Every folder under `services/` with a `pyproject.toml` is a service; each runs as
+`uvicorn tdc_<name>.main:app` on its own port and migrates its own schema at start. The
+gateway gets the services' local addresses through `TDC_GATEWAY_UPSTREAMS`. Before anything
+starts, MySQL and RabbitMQ must answer: if they do not and a Docker engine works, they are
+started from docker-compose.yml; otherwise one line says which setting to change.
+Ctrl-C (or SIGTERM) stops everything.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVICES_DIR = ROOT / "services"
+
+# Fixed local ports for `make run` (the gateway's routing overrides point here).
+DEFAULT_PORTS = {
+    "gateway": 8000,
+    "auth": 8001,
+    "catalog": 8002,
+    "blog": 8003,
+    "membership": 8004,
+    "notification": 8005,
+    "integration": 8006,
+}
+DEFAULT_MYSQL_URL = "mysql://root:@127.0.0.1:3306"
+DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
+
+
+def discover_services() -> list[str]:
+    return sorted(p.parent.name for p in SERVICES_DIR.glob("*/pyproject.toml"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def answers(url: str, default_port: int, timeout: float = 1.0) -> bool:
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or default_port), timeout):
+            return True
+    except OSError:
+        return False
+
+
+def docker_engine_works() -> bool:
+    try:
+        return subprocess.run(["docker", "info"], capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def ensure_infrastructure(mysql_url: str, amqp_url: str) -> str | None:
+    """None when MySQL and RabbitMQ answer (starting them in Docker if we can), else the problem."""
+    missing = []
+    if not answers(mysql_url, 3306):
+        missing.append(("mysql", "TDC_MYSQL_URL", mysql_url))
+    if not answers(amqp_url, 5672):
+        missing.append(("rabbitmq", "TDC_AMQP_URL", amqp_url))
+    if not missing:
+        return None
+    if docker_engine_works():
+        names = [name for name, _, _ in missing]
+        print(f"starting {', '.join(names)} from docker-compose.yml ...", flush=True)
+        subprocess.run(["docker", "compose", "up", "-d", "--wait", *names], cwd=ROOT, check=False)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if all(answers(url, 3306 if n == "mysql" else 5672) for n, _, url in missing):
+                return None
+            time.sleep(2)
+    return "; ".join(
+        f"nothing answers at {url} ({'MySQL/MariaDB' if name == 'mysql' else 'RabbitMQ'}): start it or set {setting}"
+        for name, setting, url in missing
+    )
+
+
+@dataclass
+class Process:
+    name: str
+    port: int
+    popen: subprocess.Popen[bytes] | None = None
+    pump: threading.Thread | None = None
+
+
+@dataclass
+class Stack:
+    """The gateway and services as child processes, on the given ports and settings."""
+
+    env: dict[str, str]
+    ports: dict[str, int]
+    services: list[str] = field(default_factory=discover_services)
+    echo: bool = True
+    log_file: Path | None = None
+    processes: list[Process] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['gateway']}"
+
+    def service_url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.ports[name]}"
+
+    def child_env(self) -> dict[str, str]:
+        env = dict(self.env)
+        upstreams = {name: self.service_url(name) for name in self.services}
+        env.setdefault("TDC_GATEWAY_UPSTREAMS", json.dumps(upstreams))
+        if "auth" in self.services:
+            env.setdefault("TDC_JWKS_URL", f"{self.service_url('auth')}/api/v1/auth/jwks.json")
+        return env
+
+    def start(self) -> None:
+        env = self.child_env()
+        # Auth first: the others fetch its JWKS lazily, but its admin bootstrap is quicker alone.
+        for name in [*self.services, "gateway"]:
+            module = "tdc_gateway.main:app" if name == "gateway" else f"tdc_{name}.main:app"
+            port = self.ports[name]
+            command = [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                module,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--no-access-log",
+                "--lifespan",
+                "on",
+            ]
+            popen = subprocess.Popen(
+                command,
+                cwd=ROOT,
+                env={**env, "TDC_SERVICE_NAME": name},
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # Ctrl-C reaches us alone; we stop the children in order
+            )
+            process = Process(name, port, popen)
+            process.pump = threading.Thread(target=self._pump, args=(process,), daemon=True)
+            process.pump.start()
+            self.processes.append(process)
+
+    def _pump(self, process: Process) -> None:
+        assert process.popen is not None and process.popen.stdout is not None
+        sink = self.log_file.open("ab") if self.log_file else None
+        try:
+            for line in process.popen.stdout:
+                text = f"[{process.name}] ".encode() + line
+                if sink:
+                    sink.write(text)
+                    sink.flush()
+                if self.echo:
+                    sys.stdout.buffer.write(text)
+                    sys.stdout.flush()
+        finally:
+            if sink:
+                sink.close()
+
+    def wait_ready(self, timeout: float = 90.0) -> None:
+        """Wait until every process answers its /healthz (and the gateway last)."""
+        deadline = time.monotonic() + timeout
+        for process in self.processes:
+            url = f"http://127.0.0.1:{process.port}/healthz"
+            while True:
+                if process.popen is not None and process.popen.poll() is not None:
+                    raise RuntimeError(f"{process.name} exited with code {process.popen.returncode} during start-up")
+                try:
+                    with urllib.request.urlopen(url, timeout=1) as response:
+                        if response.status == 200:
+                            break
+                except OSError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{process.name} did not answer {url} within {timeout:g}s")
+                time.sleep(0.2)
+
+    def exited(self) -> Process | None:
+        return next((p for p in self.processes if p.popen is not None and p.popen.poll() is not None), None)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        for process in reversed(self.processes):
+            if process.popen is not None and process.popen.poll() is None:
+                process.popen.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for process in self.processes:
+            if process.popen is None:
+                continue
+            try:
+                process.popen.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.popen.kill()
+                process.popen.wait()
+
+
+def local_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("TDC_MYSQL_URL", DEFAULT_MYSQL_URL)
+    env.setdefault("TDC_AMQP_URL", DEFAULT_AMQP_URL)
+    env.setdefault("TDC_DEMO_DATA", "true")
+    env.setdefault("TDC_ENV", "dev")
+    return env
+
+
+def main() -> int:
+    env = local_env()
+    problem = ensure_infrastructure(env["TDC_MYSQL_URL"], env["TDC_AMQP_URL"])
+    if problem:
+        print(f"make run: {problem}", file=sys.stderr)
+        return 1
+    stack = Stack(env=env, ports=DEFAULT_PORTS)
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    stack.start()
+    try:
+        stack.wait_ready()
+        print(f"\nThe Dreamer's Cave is up: {stack.url}  (API docs: {stack.url}/docs)  Ctrl-C stops it.\n", flush=True)
+        while not stopping.wait(0.5):
+            gone = stack.exited()
+            if gone is not None:
+                print(f"{gone.name} exited with code {gone.popen.returncode}; stopping the stack", file=sys.stderr)
+                return 1
+        return 0
+    except RuntimeError as exc:
+        print(f"make run: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        print("stopping ...", flush=True)
+        stack.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

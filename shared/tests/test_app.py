@@ -1,0 +1,225 @@
+"""The app factory: envelope for every error, health, readiness, metrics, request ids."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi import APIRouter, Request
+from fastapi.testclient import TestClient
+from pydantic import BaseModel, ConfigDict, Field
+
+from tdc_shared.app import ServiceSpec, create_service
+from tdc_shared.auth import CurrentUser, KeySet, StaffUser, TokenVerifier
+from tdc_shared.db import DatabaseUnavailable
+from tdc_shared.envelope import Conflict, created, ok
+from tdc_shared.i18n import Lang
+from tdc_shared.pagination import Pagination, paginated
+from tdc_shared.settings import ServiceSettings
+from tdc_shared.testing.keys import AUDIENCE, ISSUER, jwks
+
+router = APIRouter()
+
+
+class NoteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    body: str = Field(min_length=1, max_length=100)
+    stars: int = Field(ge=1, le=5)
+
+
+@router.post("/notes")
+async def create_note(note: NoteIn, request: Request):
+    new_id = await request.app.state.db.execute("INSERT INTO notes (body) VALUES (%s)", (note.body,))
+    return created({"id": new_id, "body": note.body})
+
+
+@router.get("/notes")
+async def list_notes(request: Request, page: Pagination, lang: Lang):
+    db = request.app.state.db
+    total = await db.fetch_value("SELECT COUNT(*) FROM notes")
+    rows = await db.fetch_all("SELECT id, body FROM notes ORDER BY id LIMIT %s OFFSET %s", (page.limit, page.offset))
+    return paginated(rows, page, total)
+
+
+@router.get("/notes/{note_id}")
+async def get_note(note_id: int, lang: Lang):
+    return ok({"id": note_id, "lang": lang})
+
+
+@router.get("/boom")
+async def boom():
+    raise RuntimeError("secret internal detail")
+
+
+@router.get("/db-down")
+async def db_down():
+    raise DatabaseUnavailable("pretend the server went away")
+
+
+@router.get("/conflict")
+async def conflict():
+    raise Conflict("Slug already taken", errors={"slug": ["must be unique"]})
+
+
+@router.get("/me")
+async def me(user: CurrentUser):
+    return ok({"sub": user.sub, "role": user.role})
+
+
+@router.get("/staff-only")
+async def staff_only(user: StaffUser):
+    return ok({"sub": user.sub})
+
+
+@pytest.fixture(scope="module")
+def client(mysql_url: str, db_prefix: str, signing_key, tmp_path_factory):
+    migrations = tmp_path_factory.mktemp("migrations")
+    (migrations / "0001_notes.sql").write_text(
+        "CREATE TABLE notes (id INT AUTO_INCREMENT PRIMARY KEY, body VARCHAR(100) NOT NULL);"
+    )
+    settings = ServiceSettings(mysql_url=mysql_url, db_prefix=db_prefix, env="test")
+    spec = ServiceSpec(
+        name="apptest",
+        settings=settings,
+        routers=[router],
+        migrations=Path(migrations),
+        verifier=lambda s: TokenVerifier(KeySet.static(jwks(signing_key)), issuer=ISSUER, audience=AUDIENCE),
+    )
+    with TestClient(create_service(spec), raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+def test_health_and_readiness(client: TestClient) -> None:
+    assert client.get("/healthz").json() == {"success": True, "data": {"status": "ok"}}
+    ready = client.get("/readyz").json()
+    assert ready["data"]["checks"] == {"database": "ok"}
+
+
+def test_readiness_fails_in_the_envelope_when_a_dependency_is_down(client: TestClient) -> None:
+    async def broker_down() -> bool:
+        return False
+
+    client.app.state.readiness["broker"] = broker_down
+    try:
+        response = client.get("/readyz")
+    finally:
+        del client.app.state.readiness["broker"]
+    assert response.status_code == 503
+    assert response.json() == {"success": False, "error": "Service not ready", "errors": {"broker": ["unreachable"]}}
+
+
+def test_unknown_path_is_404_in_the_envelope(client: TestClient) -> None:
+    response = client.get("/nothing/here")
+    assert response.status_code == 404
+    assert response.json() == {"success": False, "error": "Not found"}
+
+
+def test_wrong_method_is_405_in_the_envelope(client: TestClient) -> None:
+    response = client.delete("/notes")
+    assert response.status_code == 405
+    assert response.json() == {"success": False, "error": "Method not allowed"}
+
+
+def test_validation_errors_are_422_per_field(client: TestClient) -> None:
+    response = client.post("/notes", json={"body": "", "stars": 9, "role": "admin"})
+    assert response.status_code == 422
+    body = response.json()
+    assert body["success"] is False and body["error"] == "Validation failed"
+    assert set(body["errors"]) == {"body", "stars", "role"}
+    assert body["errors"]["role"] == ["unknown field"]
+
+
+def test_malformed_json_is_422(client: TestClient) -> None:
+    response = client.post("/notes", content=b"{not json", headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    assert response.json()["success"] is False
+
+
+def test_bad_path_parameter_is_422(client: TestClient) -> None:
+    response = client.get("/notes/abc")
+    assert response.status_code == 422
+    assert "note_id" in response.json()["errors"]
+
+
+def test_unexpected_error_is_500_without_details(client: TestClient) -> None:
+    response = client.get("/boom", headers={"X-Request-Id": "req-500"})
+    assert response.status_code == 500
+    assert response.json() == {"success": False, "error": "Internal server error"}
+    assert "secret" not in response.text
+    assert response.headers["x-request-id"] == "req-500"
+
+
+def test_database_unavailable_is_503(client: TestClient) -> None:
+    response = client.get("/db-down")
+    assert response.status_code == 503
+    assert response.json() == {"success": False, "error": "Service temporarily unavailable"}
+    assert response.headers["retry-after"]
+
+
+def test_api_errors_carry_field_errors(client: TestClient) -> None:
+    response = client.get("/conflict")
+    assert response.status_code == 409
+    assert response.json() == {"success": False, "error": "Slug already taken", "errors": {"slug": ["must be unique"]}}
+
+
+def test_create_and_paginate(client: TestClient) -> None:
+    for i in range(3):
+        assert client.post("/notes", json={"body": f"note {i}", "stars": 3}).status_code == 201
+    response = client.get("/notes", params={"page": 2, "per_page": 2})
+    assert response.status_code == 200
+    body = response.json()
+    assert len(body["data"]) >= 1
+    pagination = body["meta"]["pagination"]
+    assert pagination["page"] == 2 and pagination["per_page"] == 2
+    assert pagination["pages"] == (pagination["total"] + 1) // 2
+
+
+@pytest.mark.parametrize("params", [{"page": 0}, {"per_page": 0}, {"per_page": 101}, {"page": "x"}, {"lang": "de"}])
+def test_bad_list_parameters_are_422(client: TestClient, params: dict) -> None:
+    response = client.get("/notes", params=params)
+    assert response.status_code == 422
+    assert set(response.json()["errors"]) == set(params)
+
+
+def test_language_from_query_then_header(client: TestClient) -> None:
+    assert client.get("/notes/1", params={"lang": "fr"}).json()["data"]["lang"] == "fr"
+    assert (
+        client.get("/notes/1", headers={"Accept-Language": "de-DE, it;q=0.8, es;q=0.5"}).json()["data"]["lang"] == "it"
+    )
+    assert client.get("/notes/1").json()["data"]["lang"] == "en"
+
+
+def test_request_id_is_kept_or_created(client: TestClient) -> None:
+    assert client.get("/healthz", headers={"X-Request-Id": "abc-123"}).headers["x-request-id"] == "abc-123"
+    created_id = client.get("/healthz").headers["x-request-id"]
+    assert len(created_id) == 32
+    # A hostile id (log injection) is replaced, not echoed.
+    replaced = client.get("/healthz", headers={"X-Request-Id": "evil\nforged log line"}).headers["x-request-id"]
+    assert "\n" not in replaced and replaced != "evil\nforged log line"
+
+
+def test_metrics_are_labelled_by_route_template(client: TestClient) -> None:
+    client.get("/notes/41")
+    client.get("/notes/42")
+    client.get("/no/such/path")
+    text = client.get("/metrics").text
+    assert 'http_requests_total{method="GET",route="/notes/{note_id}",status="200"}' in text
+    assert 'route="/notes/41"' not in text
+    assert 'route="<unmatched>",status="404"' in text
+    assert "http_request_duration_seconds_bucket" in text
+
+
+def test_current_user_and_roles(client: TestClient, signing_key) -> None:
+    assert client.get("/me").status_code == 401
+    assert client.get("/me").headers["www-authenticate"] == "Bearer"
+    user_token = signing_key.token(sub=7, role="user")
+    staff_token = signing_key.token(sub=8, role="staff")
+    assert client.get("/me", headers={"Authorization": f"Bearer {user_token}"}).json()["data"] == {
+        "sub": "7",
+        "role": "user",
+    }
+    forbidden = client.get("/staff-only", headers={"Authorization": f"Bearer {user_token}"})
+    assert forbidden.status_code == 403 and forbidden.json()["success"] is False
+    assert client.get("/staff-only", headers={"Authorization": f"Bearer {staff_token}"}).status_code == 200
+    assert client.get("/me", headers={"Authorization": "Basic abc"}).status_code == 401
+    assert client.get("/me", headers={"Authorization": "Bearer not.a.jwt"}).status_code == 401
