@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +36,10 @@ _CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
     asyncio.TimeoutError,
 )
+
+
+# A connection idle for longer than this is pinged before it is handed out again.
+IDLE_PING_AFTER_SECONDS = 10.0
 
 
 class DatabaseUnavailable(Exception):
@@ -166,7 +171,7 @@ class Database:
         self.wait_seconds = wait_seconds
         self.connect_timeout = connect_timeout
         self._slots = asyncio.Semaphore(pool_size)
-        self._idle: list[Any] = []
+        self._idle: list[tuple[Any, float]] = []  # (connection, monotonic time it was released)
         self._all: set[Any] = set()
         self._closed = False
 
@@ -181,8 +186,8 @@ class Database:
             ) from exc
         try:
             while self._idle:
-                conn = self._idle.pop()
-                if await self._usable(conn):
+                conn, released_at = self._idle.pop()
+                if await self._usable(conn, time.monotonic() - released_at):
                     return conn
                 await self._discard(conn)
             conn = await connect(self.url, self.schema, self.connect_timeout)
@@ -192,9 +197,15 @@ class Database:
             self._slots.release()
             raise
 
-    async def _usable(self, conn: Any) -> bool:
+    async def _usable(self, conn: Any, idle_for: float) -> bool:
         try:
-            return bool(conn.is_socket_connected())
+            if not conn.is_socket_connected():
+                return False
+            if idle_for > IDLE_PING_AFTER_SECONDS:
+                # The server may have dropped it meanwhile (wait_timeout, restart, failover):
+                # find out now rather than fail the caller's first statement.
+                await asyncio.wait_for(conn.ping(), self.connect_timeout)
+            return True
         except Exception:
             return False
 
@@ -203,7 +214,7 @@ class Database:
             if broken or self._closed:
                 await self._discard(conn)
             else:
-                self._idle.append(conn)
+                self._idle.append((conn, time.monotonic()))
         finally:
             self._slots.release()
 

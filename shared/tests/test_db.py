@@ -109,3 +109,19 @@ async def test_unicode_round_trips_in_utf8mb4(db: Database) -> None:
 
 async def test_sessions_run_in_utc(db: Database) -> None:
     assert await db.fetch_value("SELECT @@session.time_zone") == "+00:00"
+
+
+async def test_a_connection_the_server_dropped_while_idle_is_replaced(
+    mysql_url: str, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tdc_shared.db as db_module
+
+    monkeypatch.setattr(db_module, "IDLE_PING_AFTER_SECONDS", 0.0)
+    single = Database(mysql_url, db.schema, pool_size=1)
+    try:
+        first_id = await single.fetch_value("SELECT CONNECTION_ID()")
+        await db.execute("KILL %s", (first_id,))  # as a server restart or wait_timeout would
+        second_id = await single.fetch_value("SELECT CONNECTION_ID()")
+        assert second_id != first_id
+    finally:
+        await single.close()
