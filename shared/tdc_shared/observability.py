@@ -98,7 +98,7 @@ class RequestContextMiddleware:
             method = scope["method"]
             self.metrics.requests.labels(method, route, str(status["code"])).inc()
             self.metrics.latency.labels(method, route).observe(elapsed)
-            if scope["path"] not in self.quiet_paths:
+            if scope["path"] not in self.quiet_paths and log.isEnabledFor(logging.INFO):
                 log.info(
                     "request",
                     extra={
