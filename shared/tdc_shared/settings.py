@@ -42,6 +42,21 @@ class ServiceSettings(BaseSettings):
     # Prefix of the exchange and queue names (`tdc.events`, `tdc.catalog`), so that test runs
     # and several stacks can share one broker without seeing each other's messages.
     bus_namespace: str = "tdc"
+    # Event bus tuning (tdc_shared.events.bus).
+    bus_prefetch: int = 16
+    # Deliveries of one message before it goes to the service's dead-letter queue.
+    bus_max_attempts: int = 5
+    # Pause before a failed message goes back to the queue, times the attempt number.
+    bus_retry_delay_seconds: float = 0.2
+    bus_relay_batch_size: int = 200
+    # Fallback poll: commits in this process wake the relay at once; this catches the rest
+    # (rows written by other replicas, retries whose backoff ran out).
+    bus_relay_poll_seconds: float = 1.0
+    bus_relay_retry_max_seconds: float = 60.0
+    bus_publish_timeout_seconds: float = 10.0
+    bus_reconnect_max_seconds: float = 10.0
+    bus_outbox_retention_hours: float = 168.0
+    bus_inbox_retention_days: float = 30.0
 
     jwt_issuer: str = "https://dreamerscave.example/auth"
     jwt_audience: str = "tdc-api"

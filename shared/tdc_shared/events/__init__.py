@@ -7,12 +7,13 @@ Wiring (in a service's main.py):               ServiceSpec(components=[event_bus
 
 from .catalog import EVENTS, EventSpec, UnknownEvent, consumed_by, spec_for
 from .envelope import Event
-from .handlers import Handler, HandlerRegistry
+from .handlers import BroadcastRegistry, Handler, HandlerRegistry
 from .outbox import MIGRATIONS, publish
 
 __all__ = [
     "EVENTS",
     "MIGRATIONS",
+    "BroadcastRegistry",
     "Event",
     "EventSpec",
     "Handler",

@@ -43,3 +43,50 @@ class HandlerRegistry:
 
     def __bool__(self) -> bool:
         return bool(self._handlers)
+
+
+BroadcastHandler = Callable[[Event], Awaitable[None]]
+
+
+class BroadcastRegistry:
+    """Handlers that every replica runs for each event (no transaction, no inbox, no retry).
+
+    For state each process keeps for itself, such as a cache to drop:
+
+        broadcast = BroadcastRegistry()
+
+        @broadcast.on("catalog.event.updated")
+        async def forget_cached_event(event: Event) -> None:
+            cache.drop(event.data["id"])
+
+        @broadcast.on_resync
+        async def forget_everything() -> None:   # after every (re)connection to the broker
+            cache.clear()
+    """
+
+    def __init__(self) -> None:
+        self._handlers: dict[str, list[BroadcastHandler]] = {}
+        self.resync_callbacks: list[Callable[[], Awaitable[None]]] = []
+
+    def on(self, event_type: str) -> Callable[[BroadcastHandler], BroadcastHandler]:
+        spec_for(event_type)
+
+        def register(handler: BroadcastHandler) -> BroadcastHandler:
+            self._handlers.setdefault(event_type, []).append(handler)
+            return handler
+
+        return register
+
+    def on_resync(self, callback: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+        self.resync_callbacks.append(callback)
+        return callback
+
+    def handlers_for(self, event_type: str) -> list[BroadcastHandler]:
+        return list(self._handlers.get(event_type, ()))
+
+    @property
+    def event_types(self) -> list[str]:
+        return sorted(self._handlers)
+
+    def __bool__(self) -> bool:
+        return bool(self._handlers)
