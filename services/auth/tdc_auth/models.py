@@ -1,0 +1,146 @@
+"""Request bodies (unknown fields are refused with 422) and the user as the API shows it."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from email_validator import EmailNotValidError, validate_email
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from tdc_shared.db import Row
+from tdc_shared.i18n import LANGUAGES
+
+from .clock import iso
+
+USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,31}$")
+SL_AVATAR_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{1,62}$")
+
+
+def normalize_email(value: str) -> str:
+    try:
+        result = validate_email(value.strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ValueError("is not a valid email address") from exc
+    return result.normalized.lower()
+
+
+def _username(value: str) -> str:
+    if not USERNAME.match(value):
+        raise ValueError("must be 3 to 32 characters: letters, digits, '_', '.', '-', starting with a letter or digit")
+    return value
+
+
+def _language(value: str) -> str:
+    if value not in LANGUAGES:
+        raise ValueError(f"must be one of {', '.join(LANGUAGES)}")
+    return value
+
+
+def _http_url(value: str) -> str:
+    if not re.match(r"^https?://[^\s/$.?#][^\s]*$", value, re.IGNORECASE):
+        raise ValueError("must be an http(s) URL")
+    return value
+
+
+def _sl_name(value: str) -> str:
+    if not SL_AVATAR_NAME.match(value):
+        raise ValueError("must be a Second Life name: 2 to 63 letters, digits, spaces, '.', '_' or '-'")
+    return value
+
+
+Email = Annotated[str, Field(max_length=254), AfterValidator(normalize_email)]
+Username = Annotated[str, AfterValidator(_username)]
+Language = Annotated[str, AfterValidator(_language)]
+# The policy (length, common list) is checked by the route so that its messages land on the right field;
+# the bound here only stops absurd bodies before hashing.
+Password = Annotated[str, Field(min_length=1, max_length=4096)]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RegisterBody(Body):
+    email: Email
+    username: Username
+    password: Password
+    language: Language = "en"
+
+
+class LoginBody(Body):
+    email: Annotated[str, Field(min_length=1, max_length=254)]
+    password: Password
+
+
+class RefreshBody(Body):
+    refresh_token: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+
+
+class TokenBody(Body):
+    token: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class EmailBody(Body):
+    email: Email
+
+
+class OptionalEmailBody(Body):
+    email: Email | None = None
+
+
+class ResetPasswordBody(Body):
+    token: Annotated[str, Field(min_length=1, max_length=200)]
+    password: Password
+
+
+class ChangePasswordBody(Body):
+    current_password: Password | None = None
+    new_password: Password
+
+
+class ProfilePatch(Body):
+    username: Username | None = None
+    display_name: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    language: Language | None = None
+    avatar_url: Annotated[str, Field(max_length=500), AfterValidator(_http_url)] | None = None
+    sl_avatar_name: Annotated[str, AfterValidator(_sl_name)] | None = None
+
+
+class AdminUserPatch(Body):
+    role: Literal["user", "staff", "admin"] | None = None
+    is_active: bool | None = None
+
+
+def user_out(row: Row) -> dict[str, Any]:
+    """A user as its owner and admins see it: never the hash, only whether there is one."""
+    return {
+        "id": int(row["id"]),
+        "email": row["email"],
+        "username": row["username"],
+        "display_name": row["display_name"],
+        "language": row["language"],
+        "avatar_url": row["avatar_url"],
+        "sl_avatar_name": row["sl_avatar_name"],
+        "role": row["role"],
+        "is_active": bool(row["is_active"]),
+        "email_verified": bool(row["email_verified"]),
+        "patreon_tier": row["patreon_tier"],
+        "has_password": row["password_hash"] is not None,
+        "last_login_at": iso(row["last_login_at"]),
+        "created_at": iso(row["created_at"]),
+        "updated_at": iso(row["updated_at"]),
+    }
+
+
+def user_event(row: Row) -> dict[str, Any]:
+    """The `auth.user.updated` payload (fields listed in the event catalog)."""
+    return {
+        "user_id": int(row["id"]),
+        "email": row["email"],
+        "username": row["username"],
+        "display_name": row["display_name"],
+        "language": row["language"],
+        "is_active": bool(row["is_active"]),
+        "email_verified": bool(row["email_verified"]),
+    }

@@ -1,0 +1,126 @@
+"""Registration, email verification, and password reset by email."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from tdc_shared.auth import OptionalUser
+from tdc_shared.envelope import BadRequest, Conflict, Unprocessable, created, ok
+from tdc_shared.events import publish
+
+from ..context import Auth, Client, Db
+from ..models import EmailBody, OptionalEmailBody, RegisterBody, ResetPasswordBody, TokenBody, user_event, user_out
+from ..passwords import policy_problems
+from ..queries import one_time_tokens, users
+from ..queries import sessions as session_rows
+from ..sessions import token_hash
+from ..verification import send_token
+
+router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+
+BAD_TOKEN = {"token": ["is invalid, already used or expired"]}
+RESEND_ANSWER = {"message": "If the account exists and its email is not verified yet, a new link is on its way."}
+FORGOT_ANSWER = {"message": "If an account exists for this address, a reset link is on its way."}
+
+
+def check_password(password: str, field: str = "password") -> None:
+    problems = policy_problems(password)
+    if problems:
+        raise Unprocessable(errors={field: problems})
+
+
+@router.post("/register", status_code=201, summary="Create an account")
+async def register(body: RegisterBody, ctx: Auth, db: Db, caller: Client) -> JSONResponse:
+    check_password(body.password)
+    password_hash = await ctx.passwords.hash(body.password)
+    async with db.transaction() as tx:
+        taken: dict[str, list[str]] = {}
+        if await users.by_email(tx, body.email) is not None:
+            taken["email"] = ["is already registered"]
+        if await users.by_username(tx, body.username) is not None:
+            taken["username"] = ["is already taken"]
+        if taken:
+            raise Conflict("Email or username already in use", errors=taken)
+        try:
+            user_id = await users.insert(
+                tx, email=body.email, username=body.username, password_hash=password_hash, language=body.language
+            )
+        except users.DuplicateUser as exc:  # lost a race with a concurrent registration
+            raise Conflict("Email or username already in use", errors={exc.field: ["is already taken"]}) from exc
+        user = await users.by_id(tx, user_id)
+        assert user is not None
+        await publish(
+            tx,
+            "auth.user.registered",
+            {"user_id": user_id, "email": body.email, "username": body.username, "language": body.language},
+            source="auth",
+        )
+        await send_token(tx, ctx, user, one_time_tokens.VERIFY_EMAIL)
+    return created(user_out(user))
+
+
+@router.post("/verify-email", summary="Confirm an email address with the mailed token")
+async def verify_email(body: TokenBody, db: Db) -> JSONResponse:
+    async with db.transaction() as tx:
+        token = await one_time_tokens.usable_for_update(tx, one_time_tokens.VERIFY_EMAIL, token_hash(body.token))
+        if token is None:
+            raise BadRequest("Invalid verification token", errors=BAD_TOKEN)
+        user_id = int(token["user_id"])
+        await one_time_tokens.use_all(tx, user_id, one_time_tokens.VERIFY_EMAIL)
+        await users.update(tx, user_id, {"email_verified": True})
+        user = await users.by_id(tx, user_id)
+        assert user is not None
+        await publish(tx, "auth.user.updated", user_event(user), source="auth")
+    return ok(user_out(user))
+
+
+@router.post("/resend-verification", status_code=202, summary="Mail a new verification link")
+async def resend_verification(
+    ctx: Auth, db: Db, claims: OptionalUser, body: OptionalEmailBody | None = None
+) -> JSONResponse:
+    """Signed in: for the caller's account. Otherwise for `email`, answering the same whether it exists or not."""
+    email = body.email if body is not None else None
+    if claims is None and email is None:
+        raise Unprocessable(errors={"email": ["is required when not signed in"]})
+    async with db.transaction() as tx:
+        user = await users.by_id(tx, claims.user_id) if claims is not None else await users.by_email(tx, email or "")
+        if user is not None:
+            await ctx.throttle.email_request("verify", user["email"])
+        elif email is not None:
+            await ctx.throttle.email_request("verify", email)
+        if user is not None and user["is_active"] and not user["email_verified"]:
+            await send_token(tx, ctx, user, one_time_tokens.VERIFY_EMAIL)
+    return ok(RESEND_ANSWER, status=202)
+
+
+@router.post("/forgot-password", status_code=202, summary="Mail a password reset link")
+async def forgot_password(body: EmailBody, ctx: Auth, db: Db) -> JSONResponse:
+    await ctx.throttle.email_request("reset", body.email)
+    async with db.transaction() as tx:
+        user = await users.by_email(tx, body.email)
+        if user is not None and user["is_active"]:
+            await send_token(tx, ctx, user, one_time_tokens.RESET_PASSWORD)
+    return ok(FORGOT_ANSWER, status=202)
+
+
+@router.post("/reset-password", summary="Set a new password with the mailed token; ends every session")
+async def reset_password(body: ResetPasswordBody, ctx: Auth, db: Db) -> JSONResponse:
+    check_password(body.password)
+    password_hash = await ctx.passwords.hash(body.password)
+    async with db.transaction() as tx:
+        token = await one_time_tokens.usable_for_update(tx, one_time_tokens.RESET_PASSWORD, token_hash(body.token))
+        if token is None:
+            raise BadRequest("Invalid reset token", errors=BAD_TOKEN)
+        user_id = int(token["user_id"])
+        before = await users.by_id(tx, user_id, lock=True)
+        assert before is not None
+        await one_time_tokens.use_all(tx, user_id, one_time_tokens.RESET_PASSWORD)
+        # The link reached the mailbox, which proves the address as well as a verification link would.
+        await users.update(tx, user_id, {"password_hash": password_hash, "email_verified": True})
+        await session_rows.revoke_all(tx, user_id, "password_reset")
+        if not before["email_verified"]:
+            user = await users.by_id(tx, user_id)
+            assert user is not None
+            await publish(tx, "auth.user.updated", user_event(user), source="auth")
+    return ok({"message": "Password changed; every session has been signed out."})

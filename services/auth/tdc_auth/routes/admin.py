@@ -1,0 +1,84 @@
+"""Admin user management: search, inspect, change role or disable."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import JSONResponse
+
+from tdc_shared.auth import AdminUser
+from tdc_shared.envelope import Conflict, NotFound, ok
+from tdc_shared.events import publish
+from tdc_shared.pagination import Pagination, paginated
+
+from ..context import Db, active_admin
+from ..models import AdminUserPatch, user_event, user_out
+from ..queries import sessions as session_rows
+from ..queries import users
+
+router = APIRouter(prefix="/api/v1/admin/users", tags=["admin"])
+
+UserId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+
+
+@router.get("", summary="Search users by email or username")
+async def list_users(
+    admin: AdminUser,
+    db: Db,
+    page: Pagination,
+    q: Annotated[str | None, Query(max_length=100, description="Part of an email, username or display name")] = None,
+    role: Annotated[Literal["user", "staff", "admin"] | None, Query()] = None,
+    is_active: Annotated[bool | None, Query()] = None,
+) -> JSONResponse:
+    async with db.transaction() as tx:
+        await active_admin(tx, admin)
+        rows, total = await users.search(
+            tx, query=q, role=role, is_active=is_active, limit=page.limit, offset=page.offset
+        )
+    return paginated([user_out(row) for row in rows], page, total)
+
+
+@router.get("/{user_id}", summary="One user")
+async def get_user(user_id: UserId, admin: AdminUser, db: Db) -> JSONResponse:
+    async with db.transaction() as tx:
+        await active_admin(tx, admin)
+        row = await users.by_id(tx, user_id)
+    if row is None:
+        raise NotFound("User not found")
+    return ok(user_out(row))
+
+
+@router.patch("/{user_id}", summary="Change a user's role or disable them (disabling ends their sessions)")
+async def patch_user(user_id: UserId, body: AdminUserPatch, admin: AdminUser, db: Db) -> JSONResponse:
+    requested = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None}
+    async with db.transaction() as tx:
+        await active_admin(tx, admin)
+        admins = await users.active_admins(tx)
+        row = await users.by_id(tx, user_id, lock=True)
+        if row is None:
+            raise NotFound("User not found")
+        changes = {k: v for k, v in requested.items() if row[k] != v}
+        loses_admin = (
+            row["role"] == "admin"
+            and row["is_active"]
+            and (changes.get("role", "admin") != "admin" or changes.get("is_active") is False)
+        )
+        if loses_admin and admins == [user_id]:
+            raise Conflict("At least one active admin must remain")
+        if changes:
+            await users.update(tx, user_id, changes)
+            if "role" in changes:
+                await publish(
+                    tx,
+                    "auth.user.role_changed",
+                    {"user_id": user_id, "old_role": row["role"], "new_role": changes["role"]},
+                    source="auth",
+                )
+            if changes.get("is_active") is False:
+                await session_rows.revoke_all(tx, user_id, "disabled")
+            row = await users.by_id(tx, user_id)
+            assert row is not None
+            if "is_active" in changes:
+                await publish(tx, "auth.user.updated", user_event(row), source="auth")
+    return ok(user_out(row))

@@ -1,0 +1,79 @@
+"""Sign-in, token refresh, sign-out, and the public keys that verify our access tokens."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Cookie, Request
+from fastapi.responses import JSONResponse, Response
+
+from tdc_shared.auth import OptionalUser
+from tdc_shared.envelope import Forbidden, Unauthorized, no_content, ok
+
+from .. import sessions
+from ..context import Auth, Client, Db
+from ..models import LoginBody, RefreshBody
+from ..queries import sessions as session_rows
+from ..queries import users
+
+router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+
+INVALID_CREDENTIALS = "Invalid email or password"
+RefreshCookie = Annotated[str | None, Cookie(alias=sessions.REFRESH_COOKIE)]
+
+
+@router.post("/login", summary="Sign in with email and password")
+async def login(body: LoginBody, ctx: Auth, db: Db, caller: Client) -> JSONResponse:
+    email = body.email.strip().lower()
+    await ctx.throttle.check_login(email, caller.ip)
+    async with db.transaction() as tx:
+        user = await users.by_email(tx, email)
+    password_hash = user["password_hash"] if user is not None else None
+    # Unknown accounts are checked against a dummy hash, so both failures cost the same time.
+    if not await ctx.passwords.verify(password_hash, body.password) or user is None:
+        await ctx.throttle.login_failed(email, caller.ip)
+        raise Unauthorized(INVALID_CREDENTIALS)
+    if not user["is_active"]:
+        raise Forbidden("This account has been disabled")
+    await ctx.throttle.login_succeeded(email)
+    async with db.transaction() as tx:
+        if ctx.passwords.needs_rehash(password_hash):
+            await users.update(tx, int(user["id"]), {"password_hash": await ctx.passwords.hash(body.password)})
+        pair = await sessions.start(tx, ctx, user, caller)
+    return sessions.token_response(ctx, pair)
+
+
+@router.post("/refresh", summary="Exchange a refresh token (body or cookie) for a new token pair")
+async def refresh(
+    ctx: Auth, db: Db, caller: Client, cookie: RefreshCookie = None, body: RefreshBody | None = None
+) -> JSONResponse:
+    presented = (body.refresh_token if body else None) or cookie
+    if not presented:
+        raise Unauthorized("Refresh token required")
+    pair = await sessions.rotate_committed(db, ctx, presented, caller)
+    return sessions.token_response(ctx, pair)
+
+
+@router.post("/logout", status_code=204, summary="End this sign-in (the refresh token's family)")
+async def logout(
+    db: Db, claims: OptionalUser, cookie: RefreshCookie = None, body: RefreshBody | None = None
+) -> Response:
+    presented = (body.refresh_token if body else None) or cookie
+    session_id = claims.raw.get("sid") if claims is not None else None
+    if not presented and not session_id:
+        raise Unauthorized("Send the refresh token or an access token to sign out")
+    async with db.transaction() as tx:
+        if presented:
+            row = await session_rows.token_for_update(tx, sessions.token_hash(presented))
+            if row is not None:
+                await session_rows.revoke(tx, row["session_id"], "logout")
+        if session_id and claims is not None:
+            await session_rows.revoke(tx, str(session_id), "logout", user_id=claims.user_id)
+    response = no_content()
+    sessions.clear_refresh_cookie(response)
+    return response
+
+
+@router.get("/jwks.json", summary="Public keys that verify access tokens (JWKS)")
+async def jwks(request: Request, ctx: Auth) -> JSONResponse:
+    return ok(ctx.keys.jwks(), headers={"Cache-Control": "public, max-age=300"})

@@ -1,0 +1,147 @@
+"""Registration and password sign-in."""
+
+from __future__ import annotations
+
+import httpx
+from auth_testkit import Accounts, unique_email, unique_username
+
+
+async def test_register_returns_user_without_hash_and_emits_events(client: httpx.AsyncClient, accounts: Accounts):
+    email = unique_email().upper()
+    response = await client.post(
+        "/api/v1/auth/register",
+        json={"email": email, "username": unique_username(), "password": "a long enough secret", "language": "it"},
+    )
+    assert response.status_code == 201
+    body = response.json()
+    assert body["success"] is True
+    user = body["data"]
+    assert user["email"] == email.lower()
+    assert user["language"] == "it"
+    assert user["role"] == "user" and user["email_verified"] is False and user["has_password"] is True
+    assert not any("hash" in key for key in user) and "password" not in user
+    registered = await accounts.events("auth.user.registered", user_id=user["id"])
+    assert registered[0]["data"] == {
+        "user_id": user["id"],
+        "email": email.lower(),
+        "username": user["username"],
+        "language": "it",
+    }
+    requested = await accounts.events("auth.email_verification.requested", user_id=user["id"])
+    assert len(requested) == 1 and len(requested[0]["data"]["token"]) >= 40
+    assert requested[0]["source"] == "auth"
+
+
+async def test_taken_email_and_username_are_409_with_field_errors(client: httpx.AsyncClient, accounts: Accounts):
+    user = await accounts.register()
+    response = await client.post(
+        "/api/v1/auth/register",
+        json={"email": user["email"], "username": user["username"].upper(), "password": "another fine secret"},
+    )
+    assert response.status_code == 409
+    assert response.json() == {
+        "success": False,
+        "error": "Email or username already in use",
+        "errors": {"email": ["is already registered"], "username": ["is already taken"]},
+    }
+
+
+async def test_privileged_fields_in_register_are_rejected(client: httpx.AsyncClient):
+    for extra in ({"role": "admin"}, {"email_verified": True}, {"is_active": True}):
+        response = await client.post(
+            "/api/v1/auth/register",
+            json={"email": unique_email(), "username": unique_username(), "password": "long enough pw", **extra},
+        )
+        assert response.status_code == 422
+        assert response.json()["errors"] == {next(iter(extra)): ["unknown field"]}
+
+
+async def test_password_policy(client: httpx.AsyncClient, accounts: Accounts):
+    cases = {
+        "short7!": "must be at least 8 characters",
+        "password1": "is too common; choose a less guessable password",
+        "Qwertyuiop": "is too common; choose a less guessable password",
+    }
+    for password, message in cases.items():
+        response = await client.post(
+            "/api/v1/auth/register",
+            json={"email": unique_email(), "username": unique_username(), "password": password},
+        )
+        assert response.status_code == 422, password
+        assert response.json()["errors"] == {"password": [message]}
+    # Long and non-ASCII passwords are kept whole: a different last character does not sign in.
+    long_password = "ünïcødé-🔑-" + "x" * 120
+    user = await accounts.register(password=long_password)
+    await accounts.login(user["email"], long_password)
+    response = await client.post("/api/v1/auth/login", json={"email": user["email"], "password": long_password[:-1]})
+    assert response.status_code == 401
+
+
+async def test_register_validation_errors(client: httpx.AsyncClient):
+    response = await client.post(
+        "/api/v1/auth/register",
+        json={"email": "not-an-email", "username": "a", "password": "long enough pw", "language": "de"},
+    )
+    assert response.status_code == 422
+    assert set(response.json()["errors"]) == {"email", "username", "language"}
+    response = await client.post("/api/v1/auth/register", content=b"{", headers={"content-type": "application/json"})
+    assert response.status_code == 422 and response.json()["success"] is False
+
+
+async def test_login_returns_token_pair_and_refresh_cookie(client: httpx.AsyncClient, accounts: Accounts):
+    user = await accounts.register()
+    response = await client.post(
+        "/api/v1/auth/login", json={"email": user["email"].upper(), "password": user["password"]}
+    )
+    assert response.status_code == 200
+    data = response.json()["data"]
+    assert data["token_type"] == "Bearer" and data["expires_in"] == 900
+    assert data["user"]["id"] == user["id"] and data["access_token"] and data["refresh_token"]
+    cookie = response.headers["set-cookie"]
+    assert cookie.startswith(f"tdc_refresh={data['refresh_token']};")
+    for attribute in ("HttpOnly", "Secure", "SameSite=strict", "Path=/api/v1/auth", "Max-Age=2592000"):
+        assert attribute.lower() in cookie.lower(), attribute
+    assert response.headers["cache-control"] == "no-store"
+
+
+async def test_unknown_email_and_wrong_password_are_indistinguishable(client: httpx.AsyncClient, accounts: Accounts):
+    user = await accounts.register()
+    wrong = await client.post("/api/v1/auth/login", json={"email": user["email"], "password": "not the password"})
+    unknown = await client.post("/api/v1/auth/login", json={"email": unique_email(), "password": "not the password"})
+    assert wrong.status_code == unknown.status_code == 401
+    assert wrong.content == unknown.content
+    assert wrong.json() == {"success": False, "error": "Invalid email or password"}
+    assert wrong.headers.get("www-authenticate") == unknown.headers.get("www-authenticate")
+
+
+async def test_failures_for_one_account_are_throttled(client: httpx.AsyncClient, accounts: Accounts):
+    user = await accounts.register()
+    for _ in range(5):
+        response = await client.post("/api/v1/auth/login", json={"email": user["email"], "password": "wrong guess"})
+        assert response.status_code == 401
+    # Even the right password waits now, from another address too: the limit is per account.
+    response = await client.post(
+        "/api/v1/auth/login",
+        json={"email": user["email"], "password": user["password"]},
+        headers={"X-Forwarded-For": "2001:db8::ab"},
+    )
+    assert response.status_code == 429
+    assert response.json() == {"success": False, "error": "Too many failed sign-in attempts; try again later"}
+    assert 1 <= int(response.headers["retry-after"]) <= 15 * 60
+
+
+async def test_failures_from_one_client_are_throttled(client: httpx.AsyncClient, accounts: Accounts):
+    user = await accounts.register()
+    for _ in range(12):
+        response = await client.post("/api/v1/auth/login", json={"email": unique_email(), "password": "guess guess"})
+        assert response.status_code == 401
+    response = await client.post("/api/v1/auth/login", json={"email": user["email"], "password": user["password"]})
+    assert response.status_code == 429
+    assert int(response.headers["retry-after"]) >= 1
+
+
+async def test_login_bad_inputs(client: httpx.AsyncClient):
+    response = await client.post("/api/v1/auth/login", json={"email": "x@example.com"})
+    assert response.status_code == 422 and response.json()["errors"] == {"password": ["Field required"]}
+    response = await client.post("/api/v1/auth/login", json={"email": "x@example.com", "password": "p", "role": "x"})
+    assert response.status_code == 422 and response.json()["errors"] == {"role": ["unknown field"]}
