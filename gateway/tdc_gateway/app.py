@@ -1,0 +1,148 @@
+"""The gateway as one ASGI callable.
+
+Requests for the gateway's own endpoints (health, docs, OpenAPI, ForwardAuth, metrics) go
+to a small FastAPI app; everything else is matched against the routing table and handed to
+the proxy, without any framework in between.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+import aiohttp
+from prometheus_client import CollectorRegistry
+from starlette.types import Receive, Scope, Send
+
+from tdc_shared.app import default_verifier
+from tdc_shared.auth import TokenVerifier
+from tdc_shared.logs import accept_request_id, configure_logging
+from tdc_shared.settings import ServiceSettings
+
+from .cors import Cors
+from .local import build_local_app
+from .metrics import ProxyMetrics
+from .openapi import OpenApiMerger
+from .policy import PolicyEnforcer, envelope_bytes
+from .proxy import Proxy, send_error
+from .settings import GatewaySettings
+from .table import RoutingTable, load_table
+
+log = logging.getLogger("tdc.gateway")
+
+LOCAL_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs"})
+LOCAL_PREFIXES = ("/docs/", "/_auth/")
+_NOT_FOUND = envelope_bytes("Not found")
+
+
+class Gateway:
+    def __init__(
+        self,
+        settings: GatewaySettings,
+        *,
+        verifier: Callable[[ServiceSettings], TokenVerifier] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.table: RoutingTable = load_table(
+            settings.gateway_routes_dir,
+            settings.gateway_upstreams,
+            connect_timeout=settings.gateway_connect_timeout_seconds,
+            response_timeout=settings.gateway_response_timeout_seconds,
+            max_body=settings.gateway_max_body_bytes,
+        )
+        self.cors = Cors(settings.gateway_cors_origins, settings.gateway_cors_max_age)
+        self.registry = CollectorRegistry()
+        self.metrics = ProxyMetrics(self.registry)
+        self._make_verifier = verifier or default_verifier
+        self.verifier: TokenVerifier | None = None
+        self.enforcer: PolicyEnforcer | None = None
+        self.session: aiohttp.ClientSession | None = None
+        self.proxy: Proxy | None = None
+        self.openapi: OpenApiMerger | None = None
+        self.local = build_local_app(self)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            path = scope["path"]
+            if path in LOCAL_PATHS or path.startswith(LOCAL_PREFIXES):
+                await self.local(scope, receive, send)
+                return
+            preflight = Cors.preflight_request(scope) if scope["method"] == "OPTIONS" else None
+            if preflight is not None:
+                await self.cors.answer_preflight(*preflight, accept_request_id(None).encode(), send)
+                return
+            route = self.table.match(path)
+            if route is None:
+                await send_error(send, 404, _NOT_FOUND, accept_request_id(_request_id(scope)).encode())
+            elif route.local:
+                await self.local(scope, receive, send)
+            else:
+                assert self.proxy is not None, "the gateway serves requests only after its start-up"
+                await self.proxy(route, scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+        elif kind == "websocket":
+            await receive()
+            await send({"type": "websocket.close", "code": 1008})
+
+    async def startup(self) -> None:
+        settings = self.settings
+        connector = aiohttp.TCPConnector(
+            limit=settings.gateway_upstream_connections,
+            keepalive_timeout=settings.gateway_keepalive_seconds,
+            ttl_dns_cache=30,
+        )
+        self.session = aiohttp.ClientSession(
+            connector=connector, auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar()
+        )
+        self.verifier = self._make_verifier(settings)
+        self.enforcer = PolicyEnforcer(
+            self.verifier,
+            settings.gateway_sl_signature_header,
+            tuple(settings.gateway_webhook_signature_headers),
+        )
+        proxy = Proxy(self.session, self.enforcer, self.cors, self.metrics, frozenset(settings.gateway_trusted_proxies))
+        for route in self.table.routes:
+            if not route.local:
+                proxy.prepare(route)
+        self.proxy = proxy
+        self.openapi = OpenApiMerger(
+            self.table, self.session, self.local.openapi(), settings.gateway_openapi_cache_seconds
+        )
+        log.info(
+            "gateway started",
+            extra={"routes": len(self.table.routes), "upstreams": self.table.upstreams()},
+        )
+
+    async def shutdown(self) -> None:
+        if self.session is not None:
+            await self.session.close()
+            # Let aiohttp's connections finish closing before the loop goes away.
+            await asyncio.sleep(0)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        await receive()
+        try:
+            await self.startup()
+        except Exception as exc:
+            log.exception("gateway failed to start")
+            await send({"type": "lifespan.startup.failed", "message": str(exc)})
+            return
+        await send({"type": "lifespan.startup.complete"})
+        await receive()
+        await self.shutdown()
+        await send({"type": "lifespan.shutdown.complete"})
+
+
+def _request_id(scope: Scope) -> str | None:
+    for name, value in scope["headers"]:
+        if name == b"x-request-id":
+            return value.decode("latin-1")
+    return None
+
+
+def create_gateway(settings: GatewaySettings, **kwargs: object) -> Gateway:
+    configure_logging("gateway", settings.log_level)
+    return Gateway(settings, **kwargs)  # type: ignore[arg-type]

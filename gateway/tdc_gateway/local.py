@@ -1,0 +1,121 @@
+"""The gateway's own endpoints: health, readiness, merged OpenAPI, docs, ForwardAuth, metrics."""
+
+from __future__ import annotations
+
+import asyncio
+from importlib.resources import files
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import aiohttp
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from tdc_shared.envelope import NotFound, fail, install_error_handlers, ok
+from tdc_shared.observability import HttpMetrics, RequestContextMiddleware
+
+from .openapi import DOCS_HTML, DOCS_INIT_JS
+from .policy import Rejected
+from .table import POLICIES
+
+if TYPE_CHECKING:
+    from .app import Gateway
+
+SWAGGER_UI = Path(str(files("swagger_ui") / "static"))
+STATIC_FILES = {"swagger-ui.css": "text/css", "swagger-ui-bundle.js": "text/javascript"}
+FORWARDED_IDENTITY = ("X-User-Id", "X-User-Role", "X-User-Patreon-Tier")
+
+
+def build_local_app(gateway: Gateway) -> FastAPI:
+    app = FastAPI(
+        title="The Dreamer's Cave API gateway",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    install_error_handlers(app)
+    app.include_router(_routes(gateway))
+    app.add_middleware(
+        RequestContextMiddleware,
+        metrics=HttpMetrics(gateway.registry),
+        quiet_paths=frozenset({"/healthz", "/readyz", "/metrics"}) | {f"/_auth/{p}" for p in POLICIES},
+    )
+    return app
+
+
+def _routes(gateway: Gateway) -> APIRouter:
+    router = APIRouter(tags=["gateway"])
+
+    @router.get("/healthz", summary="Liveness of the gateway")
+    async def healthz() -> JSONResponse:
+        return ok({"status": "ok"})
+
+    @router.get("/readyz", summary="Readiness: the state of every upstream service")
+    async def readyz() -> JSONResponse:
+        # Always 200: one service being down must not take the whole gateway out of rotation.
+        upstreams = gateway.table.upstreams()
+        names = sorted(upstreams)
+        states = await asyncio.gather(*(_probe(gateway, upstreams[name]) for name in names))
+        result = dict(zip(names, states, strict=True))
+        status = "ready" if all(s == "up" for s in states) else "degraded"
+        return ok({"status": status, "upstreams": result})
+
+    @router.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(gateway.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @router.get("/openapi.json", summary="The merged OpenAPI document of every running service")
+    async def openapi() -> Response:
+        assert gateway.openapi is not None
+        return Response(await gateway.openapi.document_bytes(), media_type="application/json")
+
+    @router.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return HTMLResponse(DOCS_HTML)
+
+    @router.get("/docs/init.js", include_in_schema=False)
+    async def docs_init() -> Response:
+        return Response(DOCS_INIT_JS, media_type="text/javascript")
+
+    @router.get("/docs/static/{name}", include_in_schema=False)
+    async def docs_static(name: str) -> FileResponse:
+        media_type = STATIC_FILES.get(name)
+        if media_type is None:
+            raise NotFound()
+        return FileResponse(SWAGGER_UI / name, media_type=media_type, headers={"Cache-Control": "max-age=86400"})
+
+    @router.get(
+        "/_auth/{policy}",
+        summary="ForwardAuth for a Traefik in front: 200 with identity headers, or the 401/403 envelope",
+    )
+    async def forward_auth(policy: str, request: Request) -> Response:
+        if policy not in POLICIES:
+            raise NotFound("Unknown policy")
+        # Preflights carry no credentials; CORS is answered by Traefik's headers middleware.
+        if request.headers.get("x-forwarded-method", "").upper() == "OPTIONS":
+            return Response(status_code=200)
+        assert gateway.enforcer is not None
+        present = {name.lower() for name in request.headers}
+        try:
+            claims = await gateway.enforcer.check(policy, request.headers.get("authorization"), present)
+        except Rejected as exc:
+            return fail(exc.message, exc.status, headers={k.decode(): v.decode() for k, v in exc.headers})
+        headers = {}
+        if claims is not None:
+            headers = {"X-User-Id": claims.sub, "X-User-Role": claims.role}
+            if claims.patreon_tier is not None:
+                headers["X-User-Patreon-Tier"] = claims.patreon_tier
+        return Response(status_code=200, headers=headers)
+
+    return router
+
+
+async def _probe(gateway: Gateway, url: str) -> str:
+    assert gateway.session is not None
+    try:
+        timeout = aiohttp.ClientTimeout(total=1.0)
+        async with gateway.session.get(url + "/healthz", timeout=timeout) as response:
+            return "up" if response.status == 200 else "down"
+    except (aiohttp.ClientError, TimeoutError):
+        return "down"

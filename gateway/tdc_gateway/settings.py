@@ -1,0 +1,66 @@
+"""The gateway's settings: every field is `TDC_GATEWAY_*` so no service's variable can collide."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import field_validator
+from pydantic_settings import NoDecode
+
+from tdc_shared.settings import ServiceSettings
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_ROUTES_DIR = REPO_ROOT / "deploy" / "traefik" / "dynamic"
+
+
+class GatewaySettings(ServiceSettings):
+    service_name: str = "gateway"
+
+    # Traefik v3 file-provider dynamic configuration: every *.yml in it, merged.
+    gateway_routes_dir: Path = DEFAULT_ROUTES_DIR
+    # JSON {"auth": "http://127.0.0.1:8001", ...}: replaces the server URL of the Traefik
+    # service of that name (or whose server host is that name), for runs outside compose.
+    gateway_upstreams: dict[str, str] = {}
+
+    gateway_max_body_bytes: int = 20 * 1024 * 1024
+    # Per-route values come from the route's serversTransport; these are the defaults.
+    gateway_connect_timeout_seconds: float = 1.0
+    gateway_response_timeout_seconds: float = 30.0
+    # Shorter than uvicorn's 5 s keep-alive, so we never reuse a connection the upstream is closing.
+    gateway_keepalive_seconds: float = 4.0
+    gateway_upstream_connections: int = 512
+
+    # Browser origins allowed to call the API with credentials (cookies).
+    gateway_cors_origins: Annotated[list[str], NoDecode] = ["http://localhost:5173", "http://localhost:3000"]
+    gateway_cors_max_age: int = 600
+    # Peers (exact IPs) whose X-Forwarded-For we extend instead of replacing, e.g. Traefik.
+    gateway_trusted_proxies: Annotated[list[str], NoDecode] = []
+
+    gateway_openapi_cache_seconds: float = 10.0
+    # Signature policies only check that the header is there; the service verifies the HMAC.
+    gateway_sl_signature_header: str = "X-SL-Signature"
+    gateway_webhook_signature_headers: Annotated[list[str], NoDecode] = ["X-Patreon-Signature"]
+
+    @field_validator(
+        "gateway_cors_origins", "gateway_trusted_proxies", "gateway_webhook_signature_headers", mode="before"
+    )
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.strip()
+            if value.startswith("["):
+                import json
+
+                return json.loads(value)
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("gateway_upstreams", mode="before")
+    @classmethod
+    def _upstreams_json(cls, value: object) -> object:
+        if isinstance(value, str):
+            import json
+
+            return json.loads(value) if value.strip() else {}
+        return value
