@@ -47,6 +47,16 @@ format: install
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+## make dead-letters SERVICE=notification [NAMESPACE=tdc]: list a service's dead letters
+dead-letters: install
+	@test -n "$(SERVICE)" || { echo "usage: make dead-letters SERVICE=<service> [NAMESPACE=tdc]"; exit 2; }
+	$(PY) -m tdc_shared.events.admin list --service $(SERVICE) $(if $(NAMESPACE),--namespace $(NAMESPACE))
+
+## make replay-dead-letters SERVICE=notification [ID=<event id>]: move them back to the service's queue
+replay-dead-letters: install
+	@test -n "$(SERVICE)" || { echo "usage: make replay-dead-letters SERVICE=<service> [ID=<event id>]"; exit 2; }
+	$(PY) -m tdc_shared.events.admin replay --service $(SERVICE) $(if $(NAMESPACE),--namespace $(NAMESPACE)) $(if $(ID),--id $(ID))
+
 ## make up: the same stack in containers (needs a Docker engine)
 up:
 	docker compose up --build

@@ -55,7 +55,7 @@ class BrokerLink:
 
         def closed(*_: object) -> None:
             if connection is not None and connection is self.connection and not connection.is_closed:
-                log.warning("a bus channel closed; reopening the broker connection")
+                log.info("a bus channel closed; reopening the broker connection")
                 self._lost.set()
 
         channel.close_callbacks.add(closed)

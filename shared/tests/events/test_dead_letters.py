@@ -1,0 +1,122 @@
+"""A handler that always fails: dead letter after the limit, the queue keeps flowing, replay applies once."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+
+import aio_pika
+
+from tdc_shared.db import Session
+from tdc_shared.events import Event, HandlerRegistry, publish
+from tdc_shared.events.admin import list_dead_letters, replay_dead_letters
+from tdc_shared.events.topology import Names
+
+from .conftest import bus_settings, counter_value, running_service, wait_until
+
+
+async def run_admin(amqp_url: str, *args: str) -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tdc_shared.events.admin",
+        *args,
+        env={**os.environ, "TDC_AMQP_URL": amqp_url},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    async with asyncio.timeout(60):
+        out, err = await process.communicate()
+    return process.returncode, out.decode(), err.decode()
+
+
+async def test_poison_goes_to_dead_letters_and_replays_once(mysql_url, amqp_url, schema_prefix, namespace):
+    settings = bus_settings(mysql_url, amqp_url, schema_prefix, namespace, bus_max_attempts=3)
+    handlers = HandlerRegistry()
+    broken = True
+    attempts: list[str] = []
+
+    @handlers.on("catalog.event.published")
+    async def apply(tx: Session, event: Event) -> None:
+        await tx.execute("INSERT INTO effects (event_id, note) VALUES (%s, %s)", (str(event.id), event.data["slug"]))
+        if event.data["slug"] == "poison":
+            attempts.append(str(event.id))
+            if broken:
+                raise RuntimeError("the handler cannot cope with this event")
+
+    async with (
+        running_service("notification", settings, handlers=handlers, relay=False) as consumer,
+        running_service("catalog", settings) as producer,
+    ):
+        db = consumer.state.db
+        async with producer.state.db.transaction() as tx:
+            poison = await publish(tx, "catalog.event.published", {"id": 0, "slug": "poison"}, source="catalog")
+        async with producer.state.db.transaction() as tx:
+            for n in range(1, 21):
+                await publish(tx, "catalog.event.published", {"id": n, "slug": f"good-{n}"}, source="catalog")
+
+        async def settled() -> bool:
+            good = await db.fetch_value("SELECT COUNT(*) FROM effects WHERE note LIKE 'good-%%'")
+            return good == 20 and counter_value(consumer, "tdc_events_dead_lettered_total") == 1
+
+        await wait_until(settled, what="the good events to flow past the poison one into the dead letters")
+        assert attempts == [str(poison.id)] * 3  # bounded: exactly bus_max_attempts tries
+        assert await db.fetch_value("SELECT COUNT(*) FROM effects WHERE event_id = %s", (str(poison.id),)) == 0
+        assert await db.fetch_value("SELECT COUNT(*) FROM processed_events WHERE event_id = %s", (str(poison.id),)) == 0
+
+        # A body that is not an event goes to the dead letters at once, without a retry.
+        connection = await aio_pika.connect(amqp_url)
+        async with connection:
+            channel = await connection.channel()
+            exchange = await channel.get_exchange(Names(namespace).exchange)
+            await exchange.publish(
+                aio_pika.Message(b"{not json", message_id="garbage-1", type="catalog.event.published"),
+                routing_key="catalog.event.published",
+            )
+
+        async def garbage_dead() -> bool:
+            return counter_value(consumer, "tdc_events_dead_lettered_total") == 2
+
+        await wait_until(garbage_dead, what="the malformed message to be dead-lettered")
+
+        letters = {letter.event_id: letter for letter in await list_dead_letters(amqp_url, namespace, "notification")}
+        assert set(letters) == {str(poison.id), "garbage-1"}
+        assert letters[str(poison.id)].attempts == 3
+        assert "RuntimeError: the handler cannot cope" in letters[str(poison.id)].error
+        assert letters["garbage-1"].attempts == 1 and letters["garbage-1"].error.startswith("malformed message")
+
+        # The operator's view, as `make dead-letters SERVICE=notification` prints it.
+        code, out, _ = await run_admin(
+            amqp_url, "list", "--service", "notification", "--namespace", namespace, "--json"
+        )
+        assert code == 0
+        listed = [json.loads(line) for line in out.splitlines()]
+        assert {item["event_id"] for item in listed} == {str(poison.id), "garbage-1"}  # listing removed nothing
+
+        broken = False  # the handler is fixed and deployed
+        replayed = await replay_dead_letters(amqp_url, namespace, "notification", event_ids=[str(poison.id)])
+        assert [letter.event_id for letter in replayed] == [str(poison.id)]
+
+        async def poison_applied() -> bool:
+            return await db.fetch_value("SELECT COUNT(*) FROM effects WHERE event_id = %s", (str(poison.id),)) == 1
+
+        await wait_until(poison_applied, what="the replayed event to be applied")
+        # `make replay-dead-letters SERVICE=notification`: the garbage is replayed too, and dies again.
+        code, out, err = await run_admin(amqp_url, "replay", "--service", "notification", "--namespace", namespace)
+        assert code == 0 and "garbage-1" in out and "1 replayed into notification" in err
+
+        async def garbage_back() -> bool:
+            return counter_value(consumer, "tdc_events_dead_lettered_total") == 3
+
+        await wait_until(garbage_back, what="the replayed garbage to return to the dead letters")
+        remaining = await list_dead_letters(amqp_url, namespace, "notification")
+        assert [(letter.event_id, letter.replays) for letter in remaining] == [("garbage-1", 1)]
+        assert await db.fetch_value("SELECT COUNT(*) FROM effects WHERE event_id = %s", (str(poison.id),)) == 1
+
+
+async def test_admin_refuses_an_unknown_service(amqp_url, namespace):
+    code, out, err = await run_admin(amqp_url, "list", "--service", "nosuchservice", "--namespace", namespace)
+    assert code == 2 and out == ""
+    assert f"no queue {namespace}.nosuchservice.dead" in err

@@ -1,0 +1,70 @@
+"""The same event delivered twice at the same moment (to two replicas): one effect."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aio_pika
+
+from tdc_shared.db import Session
+from tdc_shared.events import Event, HandlerRegistry
+from tdc_shared.events.topology import Names
+
+from .conftest import bus_settings, counter_value, running_service, wait_until
+
+LOCK_WAITS = (
+    "SELECT COUNT(*) FROM information_schema.INNODB_TRX t"
+    " JOIN information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id"
+    " WHERE t.trx_state = 'LOCK WAIT' AND p.DB = %s"
+)
+
+
+async def test_two_simultaneous_copies_apply_once(mysql_url, amqp_url, schema_prefix, namespace):
+    settings = bus_settings(mysql_url, amqp_url, schema_prefix, namespace)
+    handlers = HandlerRegistry()
+    entered = asyncio.Event()
+    gate = asyncio.Event()
+
+    @handlers.on("catalog.event.published")
+    async def slow_apply(tx: Session, event: Event) -> None:
+        entered.set()
+        await gate.wait()  # hold the inbox row uncommitted while the other copy arrives
+        await tx.execute("INSERT INTO effects (event_id, note) VALUES (%s, %s)", (str(event.id), "applied"))
+
+    async with (
+        running_service("notification", settings, handlers=handlers, relay=False) as replica_a,
+        running_service("notification", settings, handlers=handlers, relay=False) as replica_b,
+    ):
+        event = Event(type="catalog.event.published", source="catalog", data={"id": 7, "slug": "twice"})
+        connection = await aio_pika.connect(amqp_url)
+        async with connection:
+            channel = await connection.channel()
+            exchange = await channel.get_exchange(Names(namespace).exchange)
+            for _ in range(2):
+                await exchange.publish(
+                    aio_pika.Message(event.to_json().encode(), message_id=str(event.id), type=event.type),
+                    routing_key=event.type,
+                )
+
+        async with asyncio.timeout(20):
+            await entered.wait()
+        db = replica_a.state.db
+
+        async def second_copy_waits_on_the_inbox() -> bool:
+            return await db.fetch_value(LOCK_WAITS, (db.schema,)) >= 1
+
+        await wait_until(second_copy_waits_on_the_inbox, what="the second copy to block on the inbox row")
+        gate.set()
+
+        def outcomes(outcome: str) -> float:
+            return sum(
+                counter_value(app, "tdc_events_handled_total", type=event.type, outcome=outcome)
+                for app in (replica_a, replica_b)
+            )
+
+        async def both_settled() -> bool:
+            return outcomes("handled") + outcomes("duplicate") == 2
+
+        await wait_until(both_settled, what="both copies to be acked")
+        assert (outcomes("handled"), outcomes("duplicate")) == (1, 1)
+        assert await db.fetch_value("SELECT COUNT(*) FROM effects WHERE event_id = %s", (str(event.id),)) == 1
