@@ -1,0 +1,1 @@
+"""The catalog service: what the public site shows, in four languages."""

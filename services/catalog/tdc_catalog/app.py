@@ -1,0 +1,90 @@
+"""Composition of the catalog service: routers, migrations, bus, cache, demo data."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from fastapi import FastAPI
+from starlette.middleware import Middleware
+
+from tdc_shared.app import ServiceSpec, create_service
+from tdc_shared.auth import TokenVerifier
+from tdc_shared.events import EVENTS, BroadcastRegistry, Event
+from tdc_shared.events import MIGRATIONS as BUS_MIGRATIONS
+from tdc_shared.events.bus import event_bus
+from tdc_shared.settings import ServiceSettings
+
+from . import demo
+from .cache import CacheMiddleware, ResponseCache
+from .routes import admin_events, artists, events, locations, media, staff, strings
+from .settings import CatalogSettings
+
+MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
+# Every event the catalog produces changes something a cached page may show.
+CACHE_EVENTS = sorted(t for t, spec in EVENTS.items() if spec.producer == "catalog")
+
+
+def _invalidation(cache: ResponseCache | None) -> BroadcastRegistry | None:
+    if cache is None:
+        return None
+    registry = BroadcastRegistry()
+
+    async def drop_cached_pages(_: Event) -> None:
+        cache.clear()
+
+    async def drop_after_reconnect() -> None:
+        # Events sent while this replica was cut off from the broker were never seen.
+        cache.clear()
+
+    for event_type in CACHE_EVENTS:
+        registry.on(event_type)(drop_cached_pages)
+    registry.on_resync(drop_after_reconnect)
+    return registry
+
+
+def build(
+    settings: CatalogSettings | None = None,
+    verifier: Callable[[ServiceSettings], TokenVerifier] | None = None,
+) -> FastAPI:
+    settings = settings or CatalogSettings()
+    cache = (
+        ResponseCache(
+            ttl=settings.catalog_cache_ttl_seconds,
+            max_entries=settings.catalog_cache_max_entries,
+            max_age=settings.catalog_cache_max_age,
+        )
+        if settings.catalog_cache_enabled
+        else None
+    )
+    spec = ServiceSpec(
+        name="catalog",
+        settings=settings,
+        routers=[
+            locations.router,
+            locations.admin_router,
+            artists.router,
+            artists.admin_router,
+            events.router,
+            admin_events.router,
+            staff.router,
+            staff.admin_router,
+            strings.router,
+            strings.admin_router,
+            media.router,
+            media.admin_router,
+        ],
+        migrations=MIGRATIONS,
+        extra_migrations=[BUS_MIGRATIONS],
+        components=[event_bus(broadcast=_invalidation(cache))],
+        demo_data=demo.load,
+        verifier=verifier,
+        title="Dreamer's Cave catalog",
+        description="Locations, artists, events with lineups, staff, media and UI strings, in four languages.",
+    )
+    app = create_service(spec)
+    app.state.cache = cache
+    if cache is not None:
+        # Innermost, so request ids, access logs and metrics still see cached answers.
+        app.user_middleware.append(Middleware(CacheMiddleware, cache=cache))
+    return app

@@ -1,0 +1,214 @@
+"""Request bodies. `extra="forbid"` everywhere: an unknown field is a 422, so nothing can be
+mass-assigned. Update bodies have every field optional; only the fields sent change."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from tdc_shared.envelope import Unprocessable
+
+Language = Literal["en", "it", "fr", "es"]
+MoodCategory = Literal["cosmic_tech", "warm_intimate", "hybrid"]
+
+Slug = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+]
+Color = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^#[0-9a-fA-F]{6}$")]
+Url = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500, pattern=r"^https?://[^\s]+$")]
+SlUrl = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=500, pattern=r"^(https?://|secondlife://)[^\s]+$")
+]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=150)]
+Line = Annotated[str, StringConstraints(max_length=255)]
+Text = Annotated[str, StringConstraints(max_length=20_000)]
+MediaId = Annotated[int, Field(gt=0)]
+
+
+def _known_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError("unknown time zone (use an IANA name such as America/Los_Angeles)") from exc
+    return value
+
+
+TimeZoneName = Annotated[str, StringConstraints(max_length=64), AfterValidator(_known_zone)]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def changes_of(body: BaseModel, not_null: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The fields the client sent; a required column sent as null is a field error."""
+    changes = body.model_dump(exclude_unset=True)
+    nulls = {name: ["may not be null"] for name in not_null if name in changes and changes[name] is None}
+    if nulls:
+        raise Unprocessable(errors=nulls)
+    return changes
+
+
+# -- locations ---------------------------------------------------------------------------------
+
+
+class LocationText(Body):
+    name: Name | None = None
+    tagline: Line | None = None
+    description: Text | None = None
+    architecture_notes: Text | None = None
+    atmosphere_notes: Text | None = None
+
+
+class LocationUpdate(LocationText):
+    slug: Slug | None = None
+    capacity: Annotated[int, Field(gt=0, le=100_000)] | None = None
+    slurl: SlUrl | None = None
+    sort_order: int | None = None
+    is_active: bool | None = None
+    mood_category: MoodCategory | None = None
+    primary_color: Color | None = None
+    secondary_color: Color | None = None
+    accent_color: Color | None = None
+    dark_color: Color | None = None
+    css_gradient: Annotated[str, StringConstraints(max_length=500)] | None = None
+    mood_keywords: (
+        Annotated[list[Annotated[str, StringConstraints(min_length=1, max_length=40)]], Field(max_length=20)] | None
+    ) = None
+    image_media_id: MediaId | None = None
+
+
+class LocationCreate(LocationUpdate):
+    slug: Slug
+    name: Name
+    mood_category: MoodCategory
+    capacity: Annotated[int, Field(gt=0, le=100_000)] = 100
+
+
+class LocationTranslations(Body):
+    translations: dict[Language, LocationText]
+
+
+# -- artists -----------------------------------------------------------------------------------
+
+
+class ArtistText(Body):
+    tagline: Line | None = None
+    bio: Text | None = None
+
+
+class ArtistUpdate(ArtistText):
+    slug: Slug | None = None
+    name: Name | None = None
+    genre: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
+    website_url: Url | None = None
+    soundcloud_url: Url | None = None
+    mixcloud_url: Url | None = None
+    sl_avatar_name: Annotated[str, StringConstraints(max_length=100)] | None = None
+    image_media_id: MediaId | None = None
+    sort_order: int | None = None
+    is_active: bool | None = None
+
+
+class ArtistCreate(ArtistUpdate):
+    slug: Slug
+    name: Name
+
+
+class ArtistTranslations(Body):
+    translations: dict[Language, ArtistText]
+
+
+# -- events ------------------------------------------------------------------------------------
+
+
+class EventText(Body):
+    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] | None = None
+    subtitle: Line | None = None
+    description: Text | None = None
+
+
+class EventUpdate(EventText):
+    slug: Slug | None = None
+    # A time without an offset is read in the event's own time zone.
+    start: datetime | None = None
+    end: datetime | None = None
+    timezone: TimeZoneName | None = None
+    location_id: Annotated[int, Field(gt=0)] | None = None
+    image_media_id: MediaId | None = None
+    is_featured: bool | None = None
+
+
+class EventCreate(EventUpdate):
+    slug: Slug
+
+
+class EventTranslations(Body):
+    translations: dict[Language, EventText]
+
+
+class LineupSlot(Body):
+    artist_id: Annotated[int, Field(gt=0)]
+    set_start: datetime | None = None
+    set_end: datetime | None = None
+
+
+class Lineup(Body):
+    lineup: Annotated[list[LineupSlot], Field(max_length=50)]
+
+
+# -- staff -------------------------------------------------------------------------------------
+
+
+class StaffText(Body):
+    role_title: Annotated[str, StringConstraints(max_length=150)] | None = None
+    bio: Text | None = None
+
+
+class StaffUpdate(StaffText):
+    slug: Slug | None = None
+    name: Name | None = None
+    sl_avatar_name: Annotated[str, StringConstraints(max_length=100)] | None = None
+    image_media_id: MediaId | None = None
+    sort_order: int | None = None
+    is_active: bool | None = None
+
+
+class StaffCreate(StaffUpdate):
+    slug: Slug
+    name: Name
+
+
+class StaffTranslations(Body):
+    translations: dict[Language, StaffText]
+
+
+# -- UI strings --------------------------------------------------------------------------------
+
+StringKey = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=150, pattern=r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_-]+)*$"
+    ),
+]
+
+
+class StringText(Body):
+    text: Annotated[str, StringConstraints(max_length=5000)] | None = None
+
+
+class StringUpdate(StringText):
+    key: StringKey | None = None
+    description: Line | None = None
+
+
+class StringCreate(StringUpdate):
+    key: StringKey
+    text: Annotated[str, StringConstraints(max_length=5000)]
+
+
+class StringTranslations(Body):
+    translations: dict[Language, StringText]

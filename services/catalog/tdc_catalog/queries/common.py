@@ -1,0 +1,127 @@
+"""SQL helpers every resource shares: translated columns, translation upserts, partial updates.
+
+Table and column names here always come from constants in this package, never from a
+request; values always travel as `%s` parameters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from mysql.connector import errors as mysql_errors
+
+from tdc_shared.db import Session
+from tdc_shared.envelope import Unprocessable
+from tdc_shared.i18n import LANGUAGES
+
+MEDIA_VARIANTS: tuple[str, ...] = ("thumb", "medium", "large")
+DUPLICATE_KEY = 1062
+
+
+def translated_columns(base: str, trans: str, fields: Sequence[str]) -> str:
+    """`COALESCE(NULLIF(t.f, ''), b.f) AS f, ...`: English field by field where a translation is missing."""
+    return ", ".join(f"COALESCE(NULLIF({trans}.{f}, ''), {base}.{f}) AS {f}" for f in fields)
+
+
+def like_pattern(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def iso_utc(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.isoformat(timespec="seconds") + "Z"
+
+
+def utc_naive(value: datetime) -> datetime:
+    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+
+
+def image_of(media_id: int | None) -> dict[str, Any] | None:
+    if media_id is None:
+        return None
+    url = f"/api/v1/media/{media_id}"
+    return {"id": media_id, "url": url, "variants": {v: f"{url}/{v}" for v in MEDIA_VARIANTS}}
+
+
+async def update_row(tx: Session, table: str, row_id: int, changes: Mapping[str, Any]) -> None:
+    if not changes:
+        return
+    assignments = ", ".join(f"{column} = %s" for column in changes)
+    await tx.execute(f"UPDATE {table} SET {assignments} WHERE id = %s", (*changes.values(), row_id))
+
+
+async def insert_row(tx: Session, table: str, values: Mapping[str, Any]) -> int:
+    columns = ", ".join(values)
+    marks = ", ".join(["%s"] * len(values))
+    return await tx.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", tuple(values.values()))
+
+
+async def upsert_translations(
+    tx: Session, table: str, owner_column: str, owner_id: int, translations: Mapping[str, Mapping[str, Any]]
+) -> None:
+    """Set the fields sent for each language; fields not sent keep their value, null clears one."""
+    for language, fields in translations.items():
+        if not fields:
+            continue
+        columns = list(fields)
+        names = ", ".join([owner_column, "language", *columns])
+        marks = ", ".join(["%s"] * (len(columns) + 2))
+        updates = ", ".join(f"{c} = VALUES({c})" for c in columns)
+        await tx.execute(
+            f"INSERT INTO {table} ({names}) VALUES ({marks}) ON DUPLICATE KEY UPDATE {updates}",
+            (owner_id, language, *fields.values()),
+        )
+
+
+async def load_translations(
+    tx: Session, table: str, owner_column: str, owner_ids: Iterable[int], fields: Sequence[str]
+) -> dict[int, dict[str, dict[str, Any]]]:
+    """{owner_id: {language: {field: value}}} as stored (no fallback), for admin views."""
+    ids = list(owner_ids)
+    if not ids:
+        return {}
+    marks = ", ".join(["%s"] * len(ids))
+    rows = await tx.fetch_all(
+        f"SELECT {owner_column} AS owner, language, {', '.join(fields)} FROM {table} "
+        f"WHERE {owner_column} IN ({marks}) ORDER BY language",
+        ids,
+    )
+    out: dict[int, dict[str, dict[str, Any]]] = {}
+    for row in rows:
+        owner = row.pop("owner")
+        language = row.pop("language")
+        out.setdefault(owner, {})[language] = row
+    return out
+
+
+def with_fallback(english: Mapping[str, Any], stored: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Every language's text, each missing field taken from English (what consumers display)."""
+    result: dict[str, dict[str, Any]] = {}
+    for language in LANGUAGES:
+        own = stored.get(language, {})
+        result[language] = {f: (own.get(f) or english.get(f)) for f in english}
+    return result
+
+
+async def ensure_exists(tx: Session, table: str, row_id: int | None, field: str) -> None:
+    if row_id is None:
+        return
+    found = await tx.fetch_value(f"SELECT 1 FROM {table} WHERE id = %s", (row_id,))
+    if not found:
+        raise Unprocessable(errors={field: [f"no such {table.rstrip('s')} {row_id}"]})
+
+
+async def ensure_slug_free(tx: Session, table: str, slug: str, row_id: int | None = None) -> None:
+    existing = await tx.fetch_value(f"SELECT id FROM {table} WHERE slug = %s", (slug,))
+    if existing is not None and existing != row_id:
+        raise Unprocessable(errors={"slug": ["already taken"]})
+
+
+def is_duplicate(exc: BaseException) -> bool:
+    return isinstance(exc, mysql_errors.IntegrityError) and getattr(exc, "errno", None) == DUPLICATE_KEY

@@ -1,0 +1,306 @@
+"""SQL for events, their translations and lineups, and the shapes built from them."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from tdc_shared.db import Session
+from tdc_shared.pagination import PageRequest
+
+from .common import (
+    image_of,
+    insert_row,
+    iso_utc,
+    like_pattern,
+    load_translations,
+    translated_columns,
+    update_row,
+    upsert_translations,
+    with_fallback,
+)
+
+TEXT_FIELDS = ("title", "subtitle", "description")
+PUBLIC_STATUSES = ("published", "cancelled")
+# Which status an event may move to from each status.
+TRANSITIONS = {"draft": ("published",), "published": ("cancelled",), "cancelled": ()}
+
+_SELECT = (
+    "SELECT e.id, e.uid, e.slug, e.status, e.start_utc, e.end_utc, e.timezone, e.is_featured, "
+    "e.image_media_id, e.sequence, e.created_at, e.updated_at, "
+    f"{translated_columns('e', 't', TEXT_FIELDS)}, "
+    "l.id AS location_id, l.slug AS location_slug, l.mood_category AS location_mood, "
+    "COALESCE(NULLIF(lt.name, ''), l.name) AS location_name "
+    "FROM events e JOIN locations l ON l.id = e.location_id "
+    "LEFT JOIN event_translations t ON t.event_id = e.id AND t.language = %s "
+    "LEFT JOIN location_translations lt ON lt.location_id = l.id AND lt.language = %s "
+)
+
+
+@dataclass(frozen=True)
+class Filters:
+    location_id: int | None = None
+    artist_id: int | None = None
+    start_from: datetime | None = None
+    start_to: datetime | None = None
+    q: str | None = None
+    featured: bool | None = None
+    ended_since: datetime | None = None
+
+    def where(self, now: datetime) -> tuple[str, list[Any]]:
+        marks = ", ".join(["%s"] * len(PUBLIC_STATUSES))
+        clauses = [f"e.status IN ({marks})"]
+        params: list[Any] = list(PUBLIC_STATUSES)
+        if self.start_from is not None:
+            clauses.append("e.start_utc >= %s")
+            params.append(self.start_from)
+        else:  # upcoming by default: what has not ended yet
+            clauses.append("e.end_utc >= %s")
+            params.append(self.ended_since or now)
+        if self.start_to is not None:
+            clauses.append("e.start_utc < %s")
+            params.append(self.start_to)
+        if self.location_id is not None:
+            clauses.append("e.location_id = %s")
+            params.append(self.location_id)
+        if self.artist_id is not None:
+            clauses.append("EXISTS (SELECT 1 FROM event_artists ea WHERE ea.event_id = e.id AND ea.artist_id = %s)")
+            params.append(self.artist_id)
+        if self.q:
+            clauses.append("(t.title LIKE %s OR e.title LIKE %s)")
+            params += [like_pattern(self.q)] * 2
+        if self.featured is not None:
+            clauses.append("e.is_featured = %s")
+            params.append(int(self.featured))
+        return " WHERE " + " AND ".join(clauses), params
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def recent_past(days: int = 30) -> datetime:
+    """How far back the calendar feeds reach, so clients see recent cancellations too."""
+    return utc_now() - timedelta(days=days)
+
+
+def to_utc(value: datetime, zone: str) -> datetime:
+    """A naive time is wall-clock time in the event's zone; the database keeps naive UTC."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=ZoneInfo(zone))
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
+def local_iso(value: datetime | None, zone: str) -> str | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC).astimezone(ZoneInfo(zone)).isoformat(timespec="seconds")
+
+
+async def lineups(tx: Session, event_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    if not event_ids:
+        return {}
+    marks = ", ".join(["%s"] * len(event_ids))
+    rows = await tx.fetch_all(
+        "SELECT ea.event_id, ea.position, ea.set_start_utc, ea.set_end_utc, "
+        "a.id, a.slug, a.name, a.genre, a.image_media_id "
+        f"FROM event_artists ea JOIN artists a ON a.id = ea.artist_id WHERE ea.event_id IN ({marks}) "
+        "ORDER BY ea.event_id, ea.position",
+        event_ids,
+    )
+    out: dict[int, list[dict[str, Any]]] = {}
+    for r in rows:
+        out.setdefault(r["event_id"], []).append(
+            {
+                "position": r["position"],
+                "set_start_utc": iso_utc(r["set_start_utc"]),
+                "set_end_utc": iso_utc(r["set_end_utc"]),
+                "artist": {
+                    "id": r["id"],
+                    "slug": r["slug"],
+                    "name": r["name"],
+                    "genre": r["genre"],
+                    "image": image_of(r["image_media_id"]),
+                },
+            }
+        )
+    return out
+
+
+def to_public(row: dict[str, Any], lineup: list[dict[str, Any]]) -> dict[str, Any]:
+    zone = row["timezone"]
+    return {
+        "id": row["id"],
+        "slug": row["slug"],
+        "status": row["status"],
+        "title": row["title"],
+        "subtitle": row["subtitle"],
+        "description": row["description"],
+        "start_utc": iso_utc(row["start_utc"]),
+        "end_utc": iso_utc(row["end_utc"]),
+        "timezone": zone,
+        "start_local": local_iso(row["start_utc"], zone),
+        "end_local": local_iso(row["end_utc"], zone),
+        "is_featured": bool(row["is_featured"]),
+        "image": image_of(row["image_media_id"]),
+        "location": {
+            "id": row["location_id"],
+            "slug": row["location_slug"],
+            "name": row["location_name"],
+            "mood_category": row["location_mood"],
+        },
+        "lineup": lineup,
+        "ics_url": f"/api/v1/events/{row['slug']}.ics",
+    }
+
+
+async def select_public(
+    tx: Session, lang: str, filters: Filters, limit: int | None = None, offset: int = 0
+) -> list[dict[str, Any]]:
+    """Rows with their translated texts (no lineup): what the lists and the ICS feeds share."""
+    where, params = filters.where(utc_now())
+    sql = _SELECT + where + " ORDER BY e.start_utc, e.id"
+    args: list[Any] = [lang, lang, *params]
+    if limit is not None:
+        sql += " LIMIT %s OFFSET %s"
+        args += [limit, offset]
+    return await tx.fetch_all(sql, args)
+
+
+async def list_public(tx: Session, lang: str, page: PageRequest, filters: Filters) -> tuple[list[dict[str, Any]], int]:
+    where, params = filters.where(utc_now())
+    join = "LEFT JOIN event_translations t ON t.event_id = e.id AND t.language = %s " if filters.q else ""
+    total = await tx.fetch_value(
+        f"SELECT COUNT(*) FROM events e {join}{where}", [lang, *params] if filters.q else params
+    )
+    rows = await select_public(tx, lang, filters, page.limit, page.offset)
+    slots = await lineups(tx, [r["id"] for r in rows])
+    return [to_public(r, slots.get(r["id"], [])) for r in rows], int(total or 0)
+
+
+async def find_public_row(tx: Session, slug: str, lang: str) -> dict[str, Any] | None:
+    marks = ", ".join(["%s"] * len(PUBLIC_STATUSES))
+    return await tx.fetch_one(
+        _SELECT + f" WHERE e.slug = %s AND e.status IN ({marks})", (lang, lang, slug, *PUBLIC_STATUSES)
+    )
+
+
+# -- staff side ----------------------------------------------------------------------------------
+
+ADMIN_FIELDS = (
+    "id",
+    "uid",
+    "slug",
+    "status",
+    "title",
+    "subtitle",
+    "description",
+    "start_utc",
+    "end_utc",
+    "timezone",
+    "location_id",
+    "image_media_id",
+    "is_featured",
+    "sequence",
+    "published_at",
+    "cancelled_at",
+    "created_at",
+    "updated_at",
+)
+_TIMES = ("start_utc", "end_utc", "published_at", "cancelled_at", "created_at", "updated_at")
+
+
+async def find_row(tx: Session, event_id: int, *, lock: bool = False) -> dict[str, Any] | None:
+    suffix = " FOR UPDATE" if lock else ""
+    return await tx.fetch_one(f"SELECT {', '.join(ADMIN_FIELDS)} FROM events WHERE id = %s{suffix}", (event_id,))
+
+
+async def find_admin(tx: Session, event_id: int) -> dict[str, Any] | None:
+    row = await find_row(tx, event_id)
+    if row is None:
+        return None
+    translations = await load_translations(tx, "event_translations", "event_id", [event_id], TEXT_FIELDS)
+    lineup = await tx.fetch_all(
+        "SELECT ea.artist_id, ea.position, ea.set_start_utc, ea.set_end_utc, a.slug, a.name "
+        "FROM event_artists ea JOIN artists a ON a.id = ea.artist_id WHERE ea.event_id = %s ORDER BY ea.position",
+        (event_id,),
+    )
+    for name in _TIMES:
+        row[name] = iso_utc(row[name])
+    row["is_featured"] = bool(row["is_featured"])
+    row["translations"] = translations.get(event_id, {})
+    row["lineup"] = [
+        {**slot, "set_start_utc": iso_utc(slot["set_start_utc"]), "set_end_utc": iso_utc(slot["set_end_utc"])}
+        for slot in lineup
+    ]
+    return row
+
+
+async def create(tx: Session, values: dict[str, Any]) -> int:
+    return await insert_row(tx, "events", {"uid": str(uuid.uuid4()), **values})
+
+
+async def update(tx: Session, event_id: int, changes: dict[str, Any]) -> None:
+    await update_row(tx, "events", event_id, changes)
+
+
+async def bump_sequence(tx: Session, event_id: int) -> None:
+    await tx.execute("UPDATE events SET sequence = sequence + 1 WHERE id = %s", (event_id,))
+
+
+async def set_translations(tx: Session, event_id: int, translations: dict[str, dict[str, Any]]) -> None:
+    english = translations.pop("en", None)
+    if english:
+        await update_row(tx, "events", event_id, english)
+    await upsert_translations(tx, "event_translations", "event_id", event_id, translations)
+
+
+async def set_lineup(tx: Session, event_id: int, slots: list[dict[str, Any]]) -> None:
+    await tx.execute("DELETE FROM event_artists WHERE event_id = %s", (event_id,))
+    await tx.execute_many(
+        "INSERT INTO event_artists (event_id, artist_id, position, set_start_utc, set_end_utc) "
+        "VALUES (%s, %s, %s, %s, %s)",
+        [(event_id, s["artist_id"], i + 1, s["set_start"], s["set_end"]) for i, s in enumerate(slots)],
+    )
+
+
+async def delete(tx: Session, event_id: int) -> None:
+    await tx.execute("DELETE FROM events WHERE id = %s", (event_id,))
+
+
+async def bus_payload(tx: Session, event_id: int) -> dict[str, Any]:
+    """What calendar, email and Second Life consumers need without calling back."""
+    admin = await find_admin(tx, event_id)
+    assert admin is not None
+    location = None
+    if admin["location_id"] is not None:
+        location = await tx.fetch_one("SELECT id, slug, name FROM locations WHERE id = %s", (admin["location_id"],))
+    image = image_of(admin["image_media_id"])
+    return {
+        "id": admin["id"],
+        "uid": admin["uid"],
+        "slug": admin["slug"],
+        "status": admin["status"],
+        "start_utc": admin["start_utc"],
+        "end_utc": admin["end_utc"],
+        "timezone": admin["timezone"],
+        "location": location,
+        "artists": [
+            {
+                "id": s["artist_id"],
+                "slug": s["slug"],
+                "name": s["name"],
+                "position": s["position"],
+                "set_start_utc": s["set_start_utc"],
+                "set_end_utc": s["set_end_utc"],
+            }
+            for s in admin["lineup"]
+        ],
+        "translations": with_fallback({f: admin[f] for f in TEXT_FIELDS}, admin["translations"]),
+        "sequence": admin["sequence"],
+        "is_featured": admin["is_featured"],
+        "image_url": image["url"] if image else None,
+    }

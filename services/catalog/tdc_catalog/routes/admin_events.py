@@ -1,0 +1,205 @@
+"""/api/v1/admin/events: drafts, texts, lineups, publishing and cancelling (staff)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+from tdc_shared.auth import StaffUser
+from tdc_shared.db import Session
+from tdc_shared.envelope import Conflict, NotFound, Unprocessable, created, no_content, ok
+from tdc_shared.events import publish
+from tdc_shared.pagination import Pagination, paginated
+
+from ..deps import Db, invalidate_on_commit
+from ..models import EventCreate, EventTranslations, EventUpdate, Lineup, changes_of
+from ..queries import events as queries
+from ..queries.common import ensure_exists, ensure_slug_free
+
+router = APIRouter(prefix="/api/v1/admin/events", tags=["admin: events"])
+
+NOT_NULL = ("slug", "timezone", "is_featured")
+REQUIRED_TO_PUBLISH = {"title": "title", "start_utc": "start", "end_utc": "end", "location_id": "location_id"}
+
+
+async def _row(tx: Session, event_id: int) -> dict[str, Any]:
+    row = await queries.find_row(tx, event_id, lock=True)
+    if row is None:
+        raise NotFound("Event not found")
+    return row
+
+
+def _missing_for_publish(row: dict[str, Any]) -> dict[str, list[str]]:
+    return {field: ["required to publish"] for column, field in REQUIRED_TO_PUBLISH.items() if not row.get(column)}
+
+
+async def _changed(request: Request, tx: Session, event_id: int, event_type: str | None = None) -> dict[str, Any]:
+    """Count a revision, tell the bus if the public can see the event, clear caches on commit."""
+    await queries.bump_sequence(tx, event_id)
+    status = await tx.fetch_value("SELECT status FROM events WHERE id = %s", (event_id,))
+    if event_type is None and status != "draft":
+        event_type = "catalog.event.updated"
+    if event_type is not None:
+        await publish(tx, event_type, await queries.bus_payload(tx, event_id), source="catalog")
+    invalidate_on_commit(request, tx)
+    event = await queries.find_admin(tx, event_id)
+    assert event is not None
+    return event
+
+
+def _columns(changes: dict[str, Any], zone: str) -> dict[str, Any]:
+    columns = dict(changes)
+    for name in ("start", "end"):
+        if name in columns:
+            value = columns.pop(name)
+            columns[f"{name}_utc"] = queries.to_utc(value, zone) if value is not None else None
+    return columns
+
+
+def _check_times(row: dict[str, Any]) -> None:
+    if row.get("start_utc") and row.get("end_utc") and row["end_utc"] <= row["start_utc"]:
+        raise Unprocessable(errors={"end": ["must be after start"]})
+
+
+@router.get("", summary="Every event, drafts included, newest start first")
+async def admin_list(db: Db, page: Pagination, _: StaffUser, status: str | None = None) -> JSONResponse:
+    if status is not None and status not in queries.TRANSITIONS:
+        raise Unprocessable(errors={"status": ["must be one of draft, published, cancelled"]})
+    where, params = (" WHERE status = %s", [status]) if status else ("", [])
+    async with db.session() as s:
+        total = await s.fetch_value(f"SELECT COUNT(*) FROM events{where}", params)
+        ids = await s.fetch_all(
+            f"SELECT id FROM events{where} ORDER BY start_utc DESC, id DESC LIMIT %s OFFSET %s",
+            [*params, page.limit, page.offset],
+        )
+        items = [await queries.find_admin(s, r["id"]) for r in ids]
+    return paginated(items, page, int(total))
+
+
+@router.get("/{event_id}", summary="One event with translations and lineup")
+async def admin_get(event_id: int, db: Db, _: StaffUser) -> JSONResponse:
+    async with db.session() as s:
+        event = await queries.find_admin(s, event_id)
+    if event is None:
+        raise NotFound("Event not found")
+    return ok(event)
+
+
+@router.post("", status_code=201, summary="Create a draft event")
+async def create_event(body: EventCreate, request: Request, db: Db, _: StaffUser) -> JSONResponse:
+    values = body.model_dump(exclude_none=True)
+    zone = values.setdefault("timezone", request.app.state.settings.catalog_default_timezone)
+    columns = _columns(values, zone)
+    _check_times(columns)
+    async with db.transaction() as tx:
+        await ensure_slug_free(tx, "events", columns["slug"])
+        await ensure_exists(tx, "locations", columns.get("location_id"), "location_id")
+        await ensure_exists(tx, "media", columns.get("image_media_id"), "image_media_id")
+        event_id = await queries.create(tx, columns)
+        invalidate_on_commit(request, tx)
+        event = await queries.find_admin(tx, event_id)
+    return created(event)
+
+
+@router.put("/{event_id}", summary="Change the fields sent")
+async def update_event(event_id: int, body: EventUpdate, request: Request, db: Db, _: StaffUser) -> JSONResponse:
+    changes = changes_of(body, NOT_NULL)
+    async with db.transaction() as tx:
+        row = await _row(tx, event_id)
+        columns = _columns(changes, changes.get("timezone") or row["timezone"])
+        merged = {**row, **columns}
+        _check_times(merged)
+        if row["status"] != "draft":
+            missing = _missing_for_publish(merged)
+            if missing:
+                raise Unprocessable("A public event keeps its title, times and location", errors=missing)
+        if "slug" in columns:
+            await ensure_slug_free(tx, "events", columns["slug"], event_id)
+        await ensure_exists(tx, "locations", columns.get("location_id"), "location_id")
+        await ensure_exists(tx, "media", columns.get("image_media_id"), "image_media_id")
+        await queries.update(tx, event_id, columns)
+        event = await _changed(request, tx, event_id)
+    return ok(event)
+
+
+@router.put("/{event_id}/translations", summary="Set texts per language")
+async def set_translations(
+    event_id: int, body: EventTranslations, request: Request, db: Db, _: StaffUser
+) -> JSONResponse:
+    translations = {lang: changes_of(text) for lang, text in body.translations.items()}
+    async with db.transaction() as tx:
+        row = await _row(tx, event_id)
+        if row["status"] != "draft" and "en" in translations:
+            changes_of(body.translations["en"], ("title",))
+        await queries.set_translations(tx, event_id, translations)
+        event = await _changed(request, tx, event_id)
+    return ok(event)
+
+
+@router.put("/{event_id}/lineup", summary="Replace the lineup (artists in order, with set times)")
+async def set_lineup(event_id: int, body: Lineup, request: Request, db: Db, _: StaffUser) -> JSONResponse:
+    async with db.transaction() as tx:
+        row = await _row(tx, event_id)
+        slots: list[dict[str, Any]] = []
+        errors: dict[str, list[str]] = {}
+        seen: set[int] = set()
+        for index, slot in enumerate(body.lineup):
+            where = f"lineup.{index}"
+            if slot.artist_id in seen:
+                errors[f"{where}.artist_id"] = ["listed twice"]
+            seen.add(slot.artist_id)
+            if not await tx.fetch_value("SELECT 1 FROM artists WHERE id = %s", (slot.artist_id,)):
+                errors[f"{where}.artist_id"] = [f"no such artist {slot.artist_id}"]
+            start = queries.to_utc(slot.set_start, row["timezone"]) if slot.set_start else None
+            end = queries.to_utc(slot.set_end, row["timezone"]) if slot.set_end else None
+            if start and end and end <= start:
+                errors[f"{where}.set_end"] = ["must be after set_start"]
+            slots.append({"artist_id": slot.artist_id, "set_start": start, "set_end": end})
+        if errors:
+            raise Unprocessable(errors=errors)
+        await queries.set_lineup(tx, event_id, slots)
+        event = await _changed(request, tx, event_id)
+    return ok(event)
+
+
+@router.post("/{event_id}/publish", summary="draft -> published (needs title, start, end and location)")
+async def publish_event(event_id: int, request: Request, db: Db, _: StaffUser) -> JSONResponse:
+    async with db.transaction() as tx:
+        row = await _row(tx, event_id)
+        if "published" not in queries.TRANSITIONS[row["status"]]:
+            raise Conflict(f"A {row['status']} event cannot be published")
+        missing = _missing_for_publish(row)
+        if missing:
+            raise Unprocessable("The event is not ready to publish", errors=missing)
+        await tx.execute(
+            "UPDATE events SET status = 'published', published_at = UTC_TIMESTAMP(6) WHERE id = %s", (event_id,)
+        )
+        event = await _changed(request, tx, event_id, "catalog.event.published")
+    return ok(event)
+
+
+@router.post("/{event_id}/cancel", summary="published -> cancelled (stays listed, marked cancelled)")
+async def cancel_event(event_id: int, request: Request, db: Db, _: StaffUser) -> JSONResponse:
+    async with db.transaction() as tx:
+        row = await _row(tx, event_id)
+        if "cancelled" not in queries.TRANSITIONS[row["status"]]:
+            raise Conflict(f"A {row['status']} event cannot be cancelled")
+        await tx.execute(
+            "UPDATE events SET status = 'cancelled', cancelled_at = UTC_TIMESTAMP(6) WHERE id = %s", (event_id,)
+        )
+        event = await _changed(request, tx, event_id, "catalog.event.cancelled")
+    return ok(event)
+
+
+@router.delete("/{event_id}", status_code=204, summary="Delete an event")
+async def delete_event(event_id: int, request: Request, db: Db, _: StaffUser) -> Response:
+    async with db.transaction() as tx:
+        row = await _row(tx, event_id)
+        await queries.delete(tx, event_id)
+        if row["status"] != "draft":
+            data = {"id": event_id, "uid": row["uid"], "slug": row["slug"], "sequence": row["sequence"] + 1}
+            await publish(tx, "catalog.event.deleted", data, source="catalog")
+        invalidate_on_commit(request, tx)
+    return no_content()

@@ -1,0 +1,32 @@
+"""The catalog app on a fresh schema of the real database and a private bus namespace."""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from catalog_testkit import Catalog, make_app, make_settings, running
+
+
+@pytest.fixture(scope="session")
+def bus_namespace() -> str:
+    return f"tcat{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="session")
+def media_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("media")
+
+
+@pytest.fixture(scope="session")
+async def catalog(mysql_url, amqp_url, db_prefix, bus_namespace, media_dir, signing_key) -> AsyncIterator[Catalog]:
+    settings = make_settings(mysql_url, amqp_url, db_prefix, bus_namespace, media_dir)
+    app = make_app(settings, signing_key)
+    async for client in running(app):
+        yield Catalog(app, client, signing_key)
