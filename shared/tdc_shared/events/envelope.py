@@ -8,6 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+EVENT_TYPE_PATTERN = r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$"
+
 
 def _now() -> datetime:
     return datetime.now(UTC)
@@ -18,7 +20,8 @@ class Event(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4)
-    type: str = Field(pattern=r"^[a-z_]+\.[a-z_]+\.[a-z_]+$")
+    # <context>.<entity>.<past-tense-verb>; digits allowed for entities like `i18n`.
+    type: str = Field(pattern=EVENT_TYPE_PATTERN)
     version: int = 1
     occurred_at: datetime = Field(default_factory=_now)
     source: str

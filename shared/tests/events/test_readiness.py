@@ -1,0 +1,63 @@
+"""`/readyz` reports a lost broker; the service starts and keeps its outbox while the broker is away."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+
+from tdc_shared.app import ServiceSpec, create_service
+from tdc_shared.events import MIGRATIONS, publish
+from tdc_shared.events.bus import event_bus
+
+from .conftest import TEST_MIGRATIONS, bus_settings, wait_until
+from .proxy import TcpProxy
+
+
+async def test_readyz_follows_the_broker_connection(mysql_url, amqp_url, schema_prefix, namespace):
+    proxy = TcpProxy(amqp_url)
+    await proxy.start()
+    proxy.cut()  # the broker is away before the service even starts
+    settings = bus_settings(mysql_url, proxy.url, schema_prefix, namespace)
+    app = create_service(
+        ServiceSpec(
+            name="catalog",
+            settings=settings,
+            components=[event_bus()],
+            extra_migrations=[MIGRATIONS, TEST_MIGRATIONS],
+        )
+    )
+    try:
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://svc") as client,
+        ):
+            response = await client.get("/readyz")
+            assert response.status_code == 503
+            body = response.json()
+            assert body["success"] is False and body["errors"] == {"broker": ["unreachable"]}
+
+            async with app.state.db.transaction() as tx:
+                await publish(tx, "catalog.location.updated", {"id": 1, "slug": "cave"}, source="catalog")
+
+            proxy.restore()
+
+            async def ready() -> bool:
+                return (await client.get("/readyz")).status_code == 200
+
+            await wait_until(ready, what="/readyz to turn green after the broker returns")
+            body = (await client.get("/readyz")).json()
+            assert body["data"]["checks"] == {"database": "ok", "broker": "ok"}
+
+            metrics = (await client.get("/metrics")).text
+            for name in (
+                "tdc_outbox_backlog",
+                "tdc_event_publish_seconds",
+                "tdc_event_consumer_lag_seconds",
+                "tdc_dead_letters",
+                "tdc_broker_connected",
+            ):
+                assert name in metrics
+            await asyncio.sleep(0)
+    finally:
+        await proxy.stop()
