@@ -1,0 +1,162 @@
+"""OAuth sign-in against the local provider over real HTTP: state, PKCE, linking by verified email only."""
+
+from __future__ import annotations
+
+import uuid
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from auth_oauth_provider import FakeProvider
+from auth_testkit import Accounts, unique_email
+
+from tdc_auth.oauth import OAuthProviders
+from tdc_auth.settings import AuthSettings
+
+
+def person(provider: str, email: str, verified: bool, name: str = "Dream Walker") -> dict:
+    subject = uuid.uuid4().hex
+    if provider == "google":
+        return {"sub": subject, "email": email, "email_verified": verified, "name": name}
+    if provider == "discord":
+        return {"id": subject, "username": "walker", "global_name": name, "email": email, "verified": verified}
+    return {"id": subject, "name": name, "email": email}
+
+
+async def start(client: httpx.AsyncClient, provider: str, mode: str = "json") -> str:
+    """Our login redirect, then the provider's authorize redirect: the callback URL the browser would follow."""
+    response = await client.get(f"/api/v1/auth/oauth/{provider}/login", params={"mode": mode})
+    assert response.status_code == 302, response.text
+    authorize = response.headers["location"]
+    query = parse_qs(urlsplit(authorize).query)
+    assert query["code_challenge_method"] == ["S256"] and query["state"]
+    async with httpx.AsyncClient() as browser:
+        at_provider = await browser.get(authorize)
+    assert at_provider.status_code == 302, at_provider.text
+    return at_provider.headers["location"]
+
+
+async def sign_in(client: httpx.AsyncClient, provider: str, mode: str = "json") -> httpx.Response:
+    return await client.get(await start(client, provider, mode))
+
+
+@pytest.mark.parametrize("provider", ["google", "discord"])
+async def test_new_account_from_verified_provider(
+    client: httpx.AsyncClient, accounts: Accounts, oauth_provider: FakeProvider, provider: str
+):
+    email = unique_email(provider)
+    oauth_provider.person[provider] = person(provider, email, verified=True)
+    response = await sign_in(client, provider)
+    assert response.status_code == 200, response.text
+    data = response.json()["data"]
+    assert data["user"]["email"] == email and data["user"]["email_verified"] is True
+    assert data["user"]["has_password"] is False and data["user"]["display_name"] == "Dream Walker"
+    assert "tdc_refresh=" in response.headers["set-cookie"]
+    # The provider saw a PKCE verifier matching the challenge (it refuses the code otherwise).
+    assert oauth_provider.token_requests[-1]["code_verifier"]
+    linked = await client.get(
+        "/api/v1/user/oauth-accounts", headers={"Authorization": f"Bearer {data['access_token']}"}
+    )
+    assert [a["provider"] for a in linked.json()["data"]] == [provider]
+    assert (await accounts.events("auth.user.registered", email=email))[0]["data"]["user_id"] == data["user"]["id"]
+    # Signing in again with the same identity reaches the same account.
+    again = await sign_in(client, provider)
+    assert again.json()["data"]["user"]["id"] == data["user"]["id"]
+
+
+async def test_verified_email_links_existing_account(
+    client: httpx.AsyncClient, accounts: Accounts, oauth_provider: FakeProvider
+):
+    user = await accounts.register()
+    oauth_provider.person["google"] = person("google", user["email"], verified=True)
+    response = await sign_in(client, "google")
+    assert response.status_code == 200
+    assert response.json()["data"]["user"]["id"] == user["id"]
+    assert response.json()["data"]["user"]["email_verified"] is True
+
+
+@pytest.mark.parametrize("provider", ["google", "discord", "facebook"])
+async def test_unverified_email_does_not_take_over(
+    client: httpx.AsyncClient, accounts: Accounts, oauth_provider: FakeProvider, provider: str
+):
+    user = await accounts.register()
+    oauth_provider.person[provider] = person(provider, user["email"], verified=False)
+    response = await sign_in(client, provider)
+    assert response.status_code == 409
+    assert response.json()["error"].startswith("An account with this email exists")
+    rows = await accounts.app.state.db.fetch_value(
+        "SELECT COUNT(*) FROM oauth_accounts WHERE user_id = %s", (user["id"],)
+    )
+    assert rows == 0
+
+
+async def test_facebook_creates_unverified_account(client: httpx.AsyncClient, oauth_provider: FakeProvider):
+    email = unique_email("fb")
+    oauth_provider.person["facebook"] = person("facebook", email, verified=True)
+    response = await sign_in(client, "facebook")
+    assert response.status_code == 200
+    assert response.json()["data"]["user"]["email_verified"] is False
+
+
+async def test_redirect_mode_sets_cookie_and_lands_on_frontend(client: httpx.AsyncClient, oauth_provider: FakeProvider):
+    oauth_provider.person["discord"] = person("discord", unique_email("web"), verified=True)
+    response = await sign_in(client, "discord", mode="redirect")
+    assert response.status_code == 303
+    assert response.headers["location"] == "https://app.test/auth/done"
+    refresh = next(c for c in response.headers.get_list("set-cookie") if c.startswith("tdc_refresh="))
+    assert "httponly" in refresh.lower() and "secure" in refresh.lower()
+    # The frontend then trades the cookie for an access token.
+    client.cookies.set("tdc_refresh", refresh.split(";")[0].split("=", 1)[1], domain="auth.test", path="/api/v1/auth")
+    assert (await client.post("/api/v1/auth/refresh")).status_code == 200
+    # A failure in redirect mode lands there too, with an error code.
+    oauth_provider.person["discord"] = person("discord", "", verified=True)
+    failed = await sign_in(client, "discord", mode="redirect")
+    assert failed.status_code == 303 and failed.headers["location"] == "https://app.test/auth/done?error=email_required"
+
+
+async def test_state_and_session_are_checked(client: httpx.AsyncClient, oauth_provider: FakeProvider):
+    oauth_provider.person["google"] = person("google", unique_email("state"), verified=True)
+    callback = await start(client, "google")
+    parts = urlsplit(callback)
+    query = parse_qs(parts.query)
+    forged = f"{parts.scheme}://{parts.netloc}{parts.path}?code={query['code'][0]}&state=forged"
+    response = await client.get(forged)
+    assert response.status_code == 400
+    assert response.json() == {"success": False, "error": "Sign-in with the provider failed; start again"}
+    # A callback arriving in a browser that did not start the flow (no session cookie) fails too;
+    # without the session it cannot know the JSON mode either, so it lands on the frontend with an error.
+    callback = await start(client, "google")
+    client.cookies.clear()
+    async with httpx.AsyncClient(transport=client._transport, base_url=str(client.base_url)) as stranger:
+        response = await stranger.get(callback)
+    assert response.status_code == 303
+    assert response.headers["location"] == "https://app.test/auth/done?error=oauth_failed"
+    # The provider's own error comes back as a failed sign-in, not a crash.
+    denied = await client.get("/api/v1/auth/oauth/google/callback?error=access_denied&state=x")
+    assert denied.status_code == 303 and denied.headers["location"].endswith("?error=oauth_failed")
+
+
+async def test_unknown_or_unconfigured_provider_is_404(client: httpx.AsyncClient, auth_settings: AuthSettings):
+    response = await client.get("/api/v1/auth/oauth/github/login")
+    assert response.status_code == 404 and response.json()["success"] is False
+    bare = AuthSettings(**{**auth_settings.model_dump(), "auth_facebook_client_secret": ""})
+    assert OAuthProviders(bare).client("facebook") is None
+    assert OAuthProviders(bare).client("google") is not None
+    assert (await client.get("/api/v1/auth/oauth/google/login", params={"mode": "xml"})).status_code == 422
+
+
+async def test_unlinking_keeps_a_way_to_sign_in(
+    client: httpx.AsyncClient, accounts: Accounts, oauth_provider: FakeProvider
+):
+    oauth_provider.person["google"] = person("google", unique_email("only"), verified=True)
+    data = (await sign_in(client, "google")).json()["data"]
+    headers = {"Authorization": f"Bearer {data['access_token']}"}
+    response = await client.delete("/api/v1/user/oauth-accounts/google", headers=headers)
+    assert response.status_code == 409
+    assert (await client.delete("/api/v1/user/oauth-accounts/discord", headers=headers)).status_code == 404
+    assert (await client.delete("/api/v1/user/oauth-accounts/myspace", headers=headers)).status_code == 404
+    # With a password set (no current one needed for a provider-only account), unlinking is allowed.
+    response = await client.post("/api/v1/user/password", headers=headers, json={"new_password": "my own secret now"})
+    assert response.status_code == 204
+    assert (await client.delete("/api/v1/user/oauth-accounts/google", headers=headers)).status_code == 204
+    assert (await client.get("/api/v1/user/oauth-accounts", headers=headers)).json()["data"] == []

@@ -1,0 +1,43 @@
+"""The throttle's window slides: nobody is locked out for longer than one window."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from tdc_auth.settings import AuthSettings
+from tdc_auth.throttle import Throttle, client_address
+from tdc_shared.envelope import TooManyRequests
+
+
+async def test_lockout_ends_when_the_window_passes():
+    throttle = Throttle(AuthSettings(env="test", auth_login_account_limit="2/second"))
+    await throttle.login_failed("a@example.com", "198.51.100.1")
+    await throttle.login_failed("a@example.com", "198.51.100.1")
+    with pytest.raises(TooManyRequests) as refused:
+        await throttle.check_login("a@example.com", "198.51.100.2")
+    assert refused.value.headers["Retry-After"] == "1" or int(refused.value.headers["Retry-After"]) <= 2
+    await throttle.check_login("b@example.com", "198.51.100.2")  # other accounts are not affected
+    for _ in range(40):  # bounded: the window is one second
+        try:
+            await throttle.check_login("a@example.com", "198.51.100.2")
+            break
+        except TooManyRequests:
+            await asyncio.sleep(0.05)
+    else:
+        pytest.fail("the account stayed locked after its window")
+
+
+def test_client_address_trusts_only_configured_proxies():
+    class Request:
+        def __init__(self, peer: str, forwarded: str = "") -> None:
+            self.client = type("C", (), {"host": peer})()
+            self.headers = {"x-forwarded-for": forwarded} if forwarded else {}
+
+    trusted = ["127.0.0.1"]
+    assert client_address(Request("203.0.113.9", "1.2.3.4"), trusted) == "203.0.113.9"
+    assert client_address(Request("127.0.0.1", "6.6.6.6, 203.0.113.7"), trusted) == "203.0.113.7"
+    assert client_address(Request("127.0.0.1", "203.0.113.7, 127.0.0.1"), trusted) == "203.0.113.7"
+    assert client_address(Request("127.0.0.1", "not-an-ip"), trusted) == "127.0.0.1"
+    assert client_address(Request("127.0.0.1"), trusted) == "127.0.0.1"
