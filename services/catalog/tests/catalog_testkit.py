@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -55,6 +56,7 @@ class Catalog:
         return [json.loads(r["payload"])["data"] for r in rows]
 
 
+@contextlib.asynccontextmanager
 async def running(app) -> AsyncIterator[httpx.AsyncClient]:
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)

@@ -28,5 +28,5 @@ def media_dir(tmp_path_factory):
 async def catalog(mysql_url, amqp_url, db_prefix, bus_namespace, media_dir, signing_key) -> AsyncIterator[Catalog]:
     settings = make_settings(mysql_url, amqp_url, db_prefix, bus_namespace, media_dir)
     app = make_app(settings, signing_key)
-    async for client in running(app):
+    async with running(app) as client:
         yield Catalog(app, client, signing_key)

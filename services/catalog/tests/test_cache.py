@@ -1,0 +1,92 @@
+"""The answer cache: ETag and 304, language-aware keys, and invalidation here and in other replicas."""
+
+from __future__ import annotations
+
+import asyncio
+
+from catalog_testkit import make_app, make_location, make_settings, running
+
+
+async def test_etag_cache_control_and_304(catalog):
+    location = await make_location(catalog)
+    url = f"/api/v1/locations/{location['slug']}"
+    first = await catalog.client.get(url)
+    assert first.status_code == 200
+    etag = first.headers["etag"]
+    assert first.headers["cache-control"] == "public, max-age=30"
+    assert first.headers["vary"] == "Accept-Language"
+    assert first.headers["x-request-id"]
+    second = await catalog.client.get(url)
+    assert second.headers["etag"] == etag and second.content == first.content
+    assert second.headers["x-request-id"] != first.headers["x-request-id"]
+    not_modified = await catalog.client.get(url, headers={"If-None-Match": etag})
+    assert not_modified.status_code == 304 and not_modified.content == b""
+    assert not_modified.headers["etag"] == etag
+    weak = await catalog.client.get(url, headers={"If-None-Match": f'"other", W/{etag}'})
+    assert weak.status_code == 304
+    assert (await catalog.client.get(url, headers={"If-None-Match": '"stale"'})).status_code == 200
+
+
+async def test_languages_are_cached_apart(catalog):
+    location = await make_location(catalog, tagline="Stars")
+    await catalog.client.put(
+        f"/api/v1/admin/locations/{location['id']}/translations",
+        json={"translations": {"it": {"tagline": "Stelle"}}},
+        headers=catalog.staff,
+    )
+    url = f"/api/v1/locations/{location['slug']}"
+    for _ in range(2):
+        assert (await catalog.client.get(url)).json()["data"]["tagline"] == "Stars"
+        assert (await catalog.client.get(url, headers={"Accept-Language": "it"})).json()["data"]["tagline"] == "Stelle"
+        assert (await catalog.client.get(url + "?lang=it")).json()["data"]["tagline"] == "Stelle"
+        assert (await catalog.client.get(url + "?lang=IT")).json()["data"]["tagline"] == "Stelle"
+    assert (await catalog.client.get(url + "?lang=xx")).status_code == 422
+
+
+async def test_a_write_invalidates_at_once(catalog):
+    location = await make_location(catalog, capacity=10)
+    url = f"/api/v1/locations/{location['slug']}"
+    assert (await catalog.client.get(url)).json()["data"]["capacity"] == 10
+    await catalog.client.put(f"/api/v1/admin/locations/{location['id']}", json={"capacity": 11}, headers=catalog.staff)
+    assert (await catalog.client.get(url)).json()["data"]["capacity"] == 11
+
+
+async def test_errors_and_admin_reads_are_not_cached(catalog):
+    cache = catalog.app.state.cache
+    cache.clear()
+    assert (await catalog.client.get("/api/v1/locations/not-there-yet")).status_code == 404
+    await catalog.client.get("/api/v1/admin/locations", headers=catalog.staff)
+    assert len(cache) == 0
+    await catalog.client.get("/api/v1/locations")
+    assert len(cache) == 1
+
+
+async def test_other_replicas_drop_their_cache_on_our_events(
+    catalog, mysql_url, amqp_url, db_prefix, bus_namespace, media_dir, signing_key
+):
+    # A second replica on the same schema and bus: its cache must follow writes made here.
+    settings = make_settings(mysql_url, amqp_url, db_prefix, bus_namespace, media_dir)
+    replica = make_app(settings, signing_key)
+    async with running(replica) as client:
+        await asyncio.wait_for(replica.state.event_bus.wait_ready(), 20)
+        await asyncio.wait_for(catalog.app.state.event_bus.wait_ready(), 20)
+        cleared = asyncio.Event()
+        cache = replica.state.cache
+        original_clear = cache.clear
+
+        def clear_and_tell() -> None:
+            original_clear()
+            cleared.set()
+
+        cache.clear = clear_and_tell
+        location = await make_location(catalog, capacity=20)
+        await asyncio.wait_for(cleared.wait(), 20)  # the replica heard of the new location
+        cleared.clear()
+        url = f"/api/v1/locations/{location['slug']}"
+        assert (await client.get(url)).json()["data"]["capacity"] == 20
+        assert len(cache) >= 1
+        await catalog.client.put(
+            f"/api/v1/admin/locations/{location['id']}", json={"capacity": 21}, headers=catalog.staff
+        )
+        await asyncio.wait_for(cleared.wait(), 20)
+        assert (await client.get(url)).json()["data"]["capacity"] == 21
