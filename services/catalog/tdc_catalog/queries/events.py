@@ -158,11 +158,16 @@ def to_public(row: dict[str, Any], lineup: list[dict[str, Any]]) -> dict[str, An
 
 
 async def select_public(
-    tx: Session, lang: str, filters: Filters, limit: int | None = None, offset: int = 0
+    tx: Session, lang: str, filters: Filters, limit: int | None = None, offset: int = 0, *, with_total: bool = False
 ) -> list[dict[str, Any]]:
-    """Rows with their translated texts (no lineup): what the lists and the ICS feeds share."""
+    """Rows with their translated texts (no lineup): what the lists and the ICS feeds share.
+
+    `with_total` adds `total_rows` (a window count: MySQL 8 and MariaDB 10.2+), which saves the
+    separate COUNT round trip on every list page.
+    """
     where, params = filters.where(utc_now())
-    sql = _SELECT + where + " ORDER BY e.start_utc, e.id"
+    select = _SELECT.replace("SELECT ", "SELECT COUNT(*) OVER () AS total_rows, ", 1) if with_total else _SELECT
+    sql = select + where + " ORDER BY e.start_utc, e.id"
     args: list[Any] = [lang, lang, *params]
     if limit is not None:
         sql += " LIMIT %s OFFSET %s"
@@ -171,12 +176,14 @@ async def select_public(
 
 
 async def list_public(tx: Session, lang: str, page: PageRequest, filters: Filters) -> tuple[list[dict[str, Any]], int]:
-    where, params = filters.where(utc_now())
-    join = "LEFT JOIN event_translations t ON t.event_id = e.id AND t.language = %s " if filters.q else ""
-    total = await tx.fetch_value(
-        f"SELECT COUNT(*) FROM events e {join}{where}", [lang, *params] if filters.q else params
-    )
-    rows = await select_public(tx, lang, filters, page.limit, page.offset)
+    rows = await select_public(tx, lang, filters, page.limit, page.offset, with_total=True)
+    if rows:
+        total = rows[0]["total_rows"]
+    else:  # past the last page: the window had no row to ride on
+        where, params = filters.where(utc_now())
+        join = "LEFT JOIN event_translations t ON t.event_id = e.id AND t.language = %s " if filters.q else ""
+        args = [lang, *params] if filters.q else params
+        total = await tx.fetch_value(f"SELECT COUNT(*) FROM events e {join}{where}", args)
     slots = await lineups(tx, [r["id"] for r in rows])
     return [to_public(r, slots.get(r["id"], [])) for r in rows], int(total or 0)
 
