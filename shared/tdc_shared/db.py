@@ -106,6 +106,7 @@ class Session:
     def __init__(self, conn: Any) -> None:
         self.conn = conn
         self._after_commit: list[Callable[[], None]] = []
+        self._settled = False  # committed or rolled back by `Database.transaction`
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         """Run `callback` once this session's transaction has committed (not on rollback)."""
@@ -228,8 +229,9 @@ class Database:
         """A connection in autocommit-off mode; the caller commits. Prefer `transaction()`."""
         conn = await self._acquire()
         broken = False
+        session = Session(conn)
         try:
-            yield Session(conn)
+            yield session
         except _CONNECTION_ERRORS as exc:
             broken = True
             raise DatabaseUnavailable(f"lost the database connection: {exc}") from exc
@@ -237,9 +239,10 @@ class Database:
             broken = True  # cancelled mid-query: the protocol state is unknown, never reuse it
             raise
         finally:
-            if not broken:
+            # Leave no transaction open on a pooled connection (one round trip saved when
+            # `transaction()` already committed or rolled back).
+            if not broken and not session._settled:
                 try:
-                    # Leave no transaction open on a pooled connection.
                     await conn.rollback()
                 except Exception:
                     broken = True
@@ -254,8 +257,10 @@ class Database:
             except BaseException:
                 with contextlib.suppress(Exception):
                     await session.conn.rollback()
+                    session._settled = True
                 raise
             await session.conn.commit()
+            session._settled = True
             callbacks, session._after_commit = session._after_commit, []
             for callback in callbacks:
                 try:
