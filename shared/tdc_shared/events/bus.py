@@ -15,7 +15,7 @@
   queue whose handlers take just the event and run outside any transaction, with no inbox,
   for state every replica must see (e.g. the catalog dropping its in-process cache on its own
   `catalog.*` events). Use `BroadcastRegistry` (or anything with `event_types` and
-  `handlers_for`); see `consumer.py` for what it does and does not promise.
+  `handlers_for`); see `broadcast.py` for what it does and does not promise.
 
 All of it shares one broker connection that is reopened with backoff when it drops (`link.py`);
 the service starts and serves even while the broker is away (events wait in the outbox).
@@ -36,7 +36,8 @@ from fastapi import FastAPI
 
 from ..db import Database, DatabaseUnavailable
 from ..settings import ServiceSettings
-from .consumer import BroadcastConsumer, ServiceConsumer
+from .broadcast import BroadcastConsumer
+from .consumer import ServiceConsumer
 from .link import BrokerLink
 from .metrics import BusMetrics
 from .relay import OutboxRelay
@@ -118,6 +119,8 @@ class EventBus:
 
     async def start(self) -> None:
         self._tasks.append(asyncio.create_task(self.link.run(), name=f"bus-link-{self.service}"))
+        if self.consumer is not None:
+            self.consumer.start()
         if self.relay is not None:
             self._tasks.append(asyncio.create_task(self.relay.run(), name=f"bus-relay-{self.service}"))
         self._tasks.append(asyncio.create_task(self._housekeeping(), name=f"bus-housekeeping-{self.service}"))
