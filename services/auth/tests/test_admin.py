@@ -102,3 +102,27 @@ async def test_bootstrap_admin_exists_once(auth_app: FastAPI):
     )
     assert sorted(results) == [False, False, False, True]
     assert await db.fetch_value("SELECT COUNT(*) FROM users WHERE email = %s", (email,)) == 1
+
+
+async def test_demo_users_only_with_demo_data(auth_settings, auth_app: FastAPI):
+    from tdc_auth.bootstrap import DEMO_USERS
+    from tdc_auth.main import create_app
+
+    db = auth_app.state.db
+    emails = [email for email, *_ in DEMO_USERS]
+    count = "SELECT COUNT(*) FROM users WHERE email IN (%s, %s)"
+    assert await db.fetch_value(count, emails) == 0
+    demo_app = create_app(auth_settings.model_copy(update={"demo_data": True}), bus=False)
+    for _ in range(2):  # a restart adds nothing
+        async with demo_app.router.lifespan_context(demo_app):
+            transport = httpx.ASGITransport(app=demo_app)
+            async with httpx.AsyncClient(transport=transport, base_url="https://auth.test") as client:
+                for email, username, role, password in DEMO_USERS:
+                    response = await client.post("/api/v1/auth/login", json={"email": email, "password": password})
+                    assert response.status_code == 200, email
+                    assert (response.json()["data"]["user"]["role"], response.json()["data"]["user"]["username"]) == (
+                        role,
+                        username,
+                    )
+    assert await db.fetch_value(count, emails) == 2
+    await db.execute("DELETE FROM users WHERE email IN (%s, %s)", emails)
