@@ -146,6 +146,8 @@ class EventBus:
                     await self._forget_old_rows()
                 except DatabaseUnavailable as exc:
                     log.warning("bus housekeeping skipped: %s", exc)
+                except Exception:
+                    log.exception("bus housekeeping failed")
             await asyncio.sleep(DEAD_LETTER_GAUGE_EVERY_SECONDS)
             since_cleanup += DEAD_LETTER_GAUGE_EVERY_SECONDS
 

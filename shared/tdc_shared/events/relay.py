@@ -124,6 +124,13 @@ class OutboxRelay:
                     await asyncio.sleep(db_delay)
                     db_delay = min(db_delay * 2, 5.0)
                     continue
+                except Exception:
+                    # A bug or a schema problem (e.g. the outbox migration missing): keep the
+                    # task alive and loud rather than silently stop relaying.
+                    log.exception("relay pass failed")
+                    await asyncio.sleep(db_delay)
+                    db_delay = min(db_delay * 2, 30.0)
+                    continue
                 await self._refresh_backlog()
                 if claimed >= self._batch_size:
                     continue

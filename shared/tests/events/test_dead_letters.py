@@ -12,7 +12,7 @@ import aio_pika
 from tdc_shared.db import Session
 from tdc_shared.events import Event, HandlerRegistry, publish
 from tdc_shared.events.admin import list_dead_letters, replay_dead_letters
-from tdc_shared.events.topology import Names
+from tdc_shared.events.topology import Names, declare_service_queue
 
 from .conftest import bus_settings, counter_value, running_service, wait_until
 
@@ -123,3 +123,36 @@ async def test_admin_refuses_an_unknown_service(amqp_url, namespace):
     code, out, err = await run_admin(amqp_url, "list", "--service", "nosuchservice", "--namespace", namespace)
     assert code == 2 and out == ""
     assert f"no queue {namespace}.nosuchservice.dead" in err
+
+
+async def test_broker_dead_letters_what_no_consumer_could(amqp_url, namespace):
+    """The queue's delivery limit: a message returned again and again (say its consumer is
+    killed every time) reaches the dead-letter queue without any consumer's help."""
+    names = Names(namespace)
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        queue = await declare_service_queue(
+            channel, names, "notification", ["catalog.event.published"], delivery_limit=2
+        )
+        exchange = await channel.get_exchange(names.exchange)
+        await exchange.publish(
+            aio_pika.Message(b"{}", message_id="returned-forever", delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+            routing_key="catalog.event.published",
+        )
+        deliveries = 0
+        for _ in range(10):
+            message = await queue.get(no_ack=False, fail=False, timeout=10)
+            if message is None:
+                break
+            deliveries += 1
+            await message.nack(requeue=True)
+        assert deliveries == 3  # the first delivery and two returns; the third return dead-letters it
+
+        async def dead() -> bool:
+            return (await list_dead_letters(amqp_url, namespace, "notification")) != []
+
+        await wait_until(dead, what="the broker to dead-letter the message")
+        (letter,) = await list_dead_letters(amqp_url, namespace, "notification")
+        assert letter.event_id == "returned-forever"
+        assert letter.error.startswith("dead-lettered by the broker: ")
