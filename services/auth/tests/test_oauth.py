@@ -160,3 +160,13 @@ async def test_unlinking_keeps_a_way_to_sign_in(
     assert response.status_code == 204
     assert (await client.delete("/api/v1/user/oauth-accounts/google", headers=headers)).status_code == 204
     assert (await client.get("/api/v1/user/oauth-accounts", headers=headers)).json()["data"] == []
+
+
+async def test_callback_url_follows_the_gateway(client: httpx.AsyncClient):
+    response = await client.get(
+        "/api/v1/auth/oauth/discord/login",
+        headers={"X-Forwarded-Host": "www.dreamerscave.example", "X-Forwarded-Proto": "https"},
+    )
+    assert response.status_code == 302
+    redirect_uri = parse_qs(urlsplit(response.headers["location"]).query)["redirect_uri"]
+    assert redirect_uri == ["https://www.dreamerscave.example/api/v1/auth/oauth/discord/callback"]

@@ -176,3 +176,20 @@ async def test_jwks_in_envelope(client: httpx.AsyncClient, ctx: AuthContext):
     assert [k["kid"] for k in keys] == [k.kid for k in ctx.keys.keys]
     for jwk in keys:
         assert jwk["use"] == "sig" and jwk["alg"] in ("RS256", "EdDSA") and "d" not in jwk and "p" not in jwk
+
+
+async def test_concurrent_presentations_of_one_refresh_token(client: httpx.AsyncClient, accounts: Accounts):
+    """Two parties racing with the same token: exactly one rotation wins, and the family still dies."""
+    import asyncio
+
+    me = await accounts.signed_in()
+    client.cookies.clear()
+    results = await asyncio.gather(
+        *(client.post("/api/v1/auth/refresh", json={"refresh_token": me["refresh_token"]}) for _ in range(2))
+    )
+    assert sorted(r.status_code for r in results) == [200, 401]
+    winner = next(r for r in results if r.status_code == 200).json()["data"]
+    client.cookies.clear()
+    assert (
+        await client.post("/api/v1/auth/refresh", json={"refresh_token": winner["refresh_token"]})
+    ).status_code == 401

@@ -28,6 +28,7 @@ from ..bootstrap import username_from
 from ..context import Auth, Client, Db
 from ..oauth import Identity, OAuthProviders
 from ..queries import oauth_accounts, users
+from ..settings import AuthSettings
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +45,16 @@ def _client(request: Request, provider: str):  # type: ignore[no-untyped-def]
     return providers, client
 
 
-def _callback_url(request: Request, provider: str, public_url: str) -> str:
-    if public_url:
-        return f"{public_url.rstrip('/')}/api/v1/auth/oauth/{provider}/callback"
+def _callback_url(request: Request, provider: str, settings: AuthSettings) -> str:
+    """The callback as the browser reaches it: configured, or as our gateway saw the request."""
+    path = f"/api/v1/auth/oauth/{provider}/callback"
+    if settings.auth_public_url:
+        return f"{settings.auth_public_url.rstrip('/')}{path}"
+    peer = request.client.host if request.client else None
+    forwarded_host = request.headers.get("x-forwarded-host")
+    if forwarded_host and peer in settings.auth_trusted_proxies:
+        proto = request.headers.get("x-forwarded-proto", "https").split(",")[0].strip()
+        return f"{proto}://{forwarded_host.split(',')[0].strip()}{path}"
     return str(request.url_for("oauth_callback", provider=provider))
 
 
@@ -59,7 +67,7 @@ async def oauth_login(
 ) -> Response:
     _, client = _client(request, provider)
     request.session[MODE_KEY] = mode
-    return await client.authorize_redirect(request, _callback_url(request, provider, ctx.settings.auth_public_url))
+    return await client.authorize_redirect(request, _callback_url(request, provider, ctx.settings))
 
 
 async def _new_username(tx: Session, identity: Identity) -> str:
