@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from pathlib import Path
 
@@ -53,6 +54,7 @@ def build(
             ttl=settings.catalog_cache_ttl_seconds,
             max_entries=settings.catalog_cache_max_entries,
             max_age=settings.catalog_cache_max_age,
+            max_bytes=settings.catalog_cache_max_bytes,
         )
         if settings.catalog_cache_enabled
         else None
@@ -84,6 +86,7 @@ def build(
     )
     app = create_service(spec)
     app.state.cache = cache
+    app.state.decode_slots = asyncio.Semaphore(settings.catalog_media_concurrent_decodes)
     if cache is not None:
         # Innermost, so request ids, access logs and metrics still see cached answers.
         app.user_middleware.append(Middleware(CacheMiddleware, cache=cache))

@@ -35,11 +35,13 @@ class Entry:
 
 
 class ResponseCache:
-    def __init__(self, *, ttl: float, max_entries: int, max_age: int) -> None:
+    def __init__(self, *, ttl: float, max_entries: int, max_age: int, max_bytes: int = 64 * 1024 * 1024) -> None:
         self.ttl = ttl
         self.max_entries = max_entries
+        self.max_bytes = max_bytes
         self.cache_control = f"public, max-age={max_age}".encode()
         self.generation = 0
+        self.bytes = 0
         self._entries: dict[Key, Entry] = {}
 
     def __len__(self) -> int:
@@ -50,9 +52,14 @@ class ResponseCache:
         if entry is None:
             return None
         if entry.expires < time.monotonic():
-            self._entries.pop(key, None)
+            self._forget(key)
             return None
         return entry
+
+    def _forget(self, key: Key) -> None:
+        entry = self._entries.pop(key, None)
+        if entry is not None:
+            self.bytes -= len(entry.body["body"])
 
     def store(
         self, key: Key, generation: int, headers: list[tuple[bytes, bytes]], body: bytes, route: object = None
@@ -72,16 +79,20 @@ class ResponseCache:
             expires=time.monotonic() + self.ttl,
             route=route,
         )
-        if generation == self.generation:
-            if len(self._entries) >= self.max_entries:
-                # Oldest first: dicts keep insertion order.
-                self._entries.pop(next(iter(self._entries)))
+        if generation == self.generation and len(body) <= self.max_bytes // 4:
+            self._forget(key)
+            # Oldest first (dicts keep insertion order), within both an entry and a byte budget:
+            # query strings are the client's to vary.
+            while self._entries and (len(self._entries) >= self.max_entries or self.bytes + len(body) > self.max_bytes):
+                self._forget(next(iter(self._entries)))
             self._entries[key] = entry
+            self.bytes += len(body)
         return entry
 
     def clear(self) -> None:
         self.generation += 1
         self._entries.clear()
+        self.bytes = 0
 
 
 _EMPTY_BODY: Message = {"type": "http.response.body", "body": b""}

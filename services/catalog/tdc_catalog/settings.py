@@ -19,12 +19,15 @@ class CatalogSettings(ServiceSettings):
     catalog_media_max_bytes: int = 10 * 1024 * 1024
     # Checked before decoding, so a small file that inflates to gigabytes is refused unread.
     catalog_media_max_pixels: int = 40_000_000
+    # Decoding holds the full bitmap in memory (4 bytes a pixel): bound how many run at once.
+    catalog_media_concurrent_decodes: int = 2
 
     # The in-process cache of serialized public answers. Writes clear it at once; the TTL only
     # bounds how long an "upcoming" list can lag behind the clock.
     catalog_cache_enabled: bool = True
     catalog_cache_ttl_seconds: float = 60.0
     catalog_cache_max_entries: int = 5000
+    catalog_cache_max_bytes: int = 64 * 1024 * 1024
     catalog_cache_max_age: int = 30
 
     catalog_default_timezone: str = "America/Los_Angeles"
@@ -32,7 +35,13 @@ class CatalogSettings(ServiceSettings):
     # How many club nights the demo data schedules (the benchmark wants at least 20).
     catalog_demo_events: int = 24
 
-    @field_validator("catalog_media_max_bytes", "catalog_media_max_pixels", "catalog_cache_max_entries")
+    @field_validator(
+        "catalog_media_max_bytes",
+        "catalog_media_max_pixels",
+        "catalog_media_concurrent_decodes",
+        "catalog_cache_max_entries",
+        "catalog_cache_max_bytes",
+    )
     @classmethod
     def _positive(cls, value: int) -> int:
         if value <= 0:

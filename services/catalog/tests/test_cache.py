@@ -90,3 +90,21 @@ async def test_other_replicas_drop_their_cache_on_our_events(
         )
         await asyncio.wait_for(cleared.wait(), 20)
         assert (await client.get(url)).json()["data"]["capacity"] == 21
+
+
+def test_the_cache_keeps_within_its_entry_and_byte_budgets():
+    from tdc_catalog.cache import ResponseCache
+
+    cache = ResponseCache(ttl=60, max_entries=3, max_age=30, max_bytes=4000)
+    for n in range(5):
+        cache.store((f"/p{n}", b"", "en"), cache.generation, [], b"x" * 100)
+    assert len(cache) == 3 and cache.get(("/p0", b"", "en")) is None and cache.get(("/p4", b"", "en"))
+    cache.store(("/big", b"", "en"), cache.generation, [], b"y" * 900)
+    cache.store(("/big2", b"", "en"), cache.generation, [], b"y" * 900)
+    assert cache.bytes <= 4000
+    cache.store(("/huge", b"", "en"), cache.generation, [], b"z" * 1001)  # over a quarter of the budget
+    assert cache.get(("/huge", b"", "en")) is None
+    stale = cache.generation
+    cache.clear()
+    cache.store(("/late", b"", "en"), stale, [], b"computed before the clear")
+    assert len(cache) == 0 and cache.bytes == 0

@@ -129,7 +129,8 @@ async def upload_media(request: Request, db: Db, user: StaffUser) -> JSONRespons
     upload, data, alt_text = await _read_upload(request, settings.catalog_media_max_bytes)
     try:
         # Decoding and resizing are CPU work: keep them off the event loop.
-        image = await asyncio.to_thread(process, data, settings.catalog_media_max_pixels)
+        async with request.app.state.decode_slots:
+            image = await asyncio.to_thread(process, data, settings.catalog_media_max_pixels)
     except ImageRejected as exc:
         raise ApiError(exc.message, status=exc.status, errors={"file": [exc.message]}) from exc
     storage_key = uuid.uuid4().hex
