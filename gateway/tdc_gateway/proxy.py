@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import os
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -172,7 +173,8 @@ class Proxy:
         if hop_tokens and any(t not in ("keep-alive", "close") for t in hop_tokens):
             # Headers the client named in Connection are for this hop only (RFC 9110 7.6.1).
             forwarded = [(n, v) for n, v in forwarded if n.lower() not in hop_tokens]
-        rid = accept_request_id(request_id)
+        # os.urandom is several times cheaper than uuid4 and just as unique for a request id.
+        rid = accept_request_id(request_id) if request_id is not None else os.urandom(16).hex()
         rid_bytes = rid.encode()
         cors_headers = self.cors.response_headers(origin) if origin is not None else ()
 

@@ -178,3 +178,21 @@ def test_bad_tables_are_refused_with_the_element_named(tmp_path: Path) -> None:
     for message, http in cases.items():
         with pytest.raises(RoutingTableError, match=message):
             load_table(write({"http": http}))
+
+
+def test_bucketed_matching_agrees_with_a_plain_scan() -> None:
+    table = load_table(DEFAULT_ROUTES_DIR)
+    samples = [
+        *ARCHITECTURE_PREFIXES,
+        "/docs",
+        "/docs/static/x.js",
+        "/healthz",
+        "/openapi.json",
+        "/",
+        "/api",
+        "/api/v1/",
+    ]
+    samples += [p + suffix for p in ARCHITECTURE_PREFIXES for suffix in ("/", "/12", "x", "/a/b?c")]
+    for path in samples:
+        plain = next((r for r in table.routes if r.matches(path)), None)
+        assert table.match(path) == plain, path

@@ -1,0 +1,165 @@
+"""Gateway overhead: the same endpoints called directly and through the gateway, with wrk.
+
+    python deploy/bench/bench_gateway.py        (or: make bench ONLY=gateway)
+
+Starts a tdc_shared upstream (deploy/bench/gateway_upstream.py) and the gateway as they run
+in production (uvicorn, one worker each), then for a public endpoint and a bearer-protected
+one prints requests/s, p50 and p99, direct and through the gateway, and the ratios.
+Targets (issue 5): throughput ratio >= 0.90, p99 added <= 2 ms, at 32 connections.
+BENCH_SECONDS (default 10) sets the length of each run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "shared"))
+
+from tdc_shared.testing.keys import SigningKey, jwks  # noqa: E402
+
+SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
+CONNECTIONS = 32
+THREADS = 2
+
+
+def ensure_wrk() -> str:
+    found = shutil.which("wrk")
+    if found:
+        return found
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    if subprocess.call(["apt-get", "install", "-y", "-qq", "wrk"], env=env) != 0:
+        subprocess.check_call(["apt-get", "update", "-qq"], env=env)
+        subprocess.check_call(["apt-get", "install", "-y", "-qq", "wrk"], env=env)
+    return shutil.which("wrk") or "wrk"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
+    for _ in range(200):
+        if process.poll() is not None:
+            raise RuntimeError(f"{url} exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(url + "/healthz", timeout=1) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not become healthy")
+
+
+@contextlib.contextmanager
+def server(app: str, port: int, env: dict[str, str], app_dir: Path | None = None) -> Iterator[tuple[str, int]]:
+    command = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port), "--no-access-log"]
+    if app_dir is not None:
+        command += ["--app-dir", str(app_dir)]
+    process = subprocess.Popen(command, env=env, cwd=REPO, stdout=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(url, process)
+        yield url, process.pid
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process: a figure that other load on the machine disturbs less."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def to_ms(value: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", value).groups()  # type: ignore[union-attr]
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def run_wrk(wrk: str, url: str, token: str | None, seconds: int) -> dict[str, float]:
+    command = [wrk, f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", url]
+    if token:
+        command[1:1] = ["-H", f"Authorization: Bearer {token}"]
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    p50 = to_ms(re.search(r"\s50%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
+    p99 = to_ms(re.search(r"\s99%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
+    requests = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    if errors:
+        raise RuntimeError(f"{url}: {errors.group(1)} non-2xx answers\n{output}")
+    return {"rps": rps, "p50": p50, "p99": p99, "requests": requests}
+
+
+def measure(wrk: str, url: str, token: str | None, pids: dict[str, int]) -> dict[str, float]:
+    run_wrk(wrk, url, token, 2)  # warm-up: connections, key caches
+    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    result = run_wrk(wrk, url, token, SECONDS)
+    for name, pid in pids.items():
+        result[f"cpu_{name}"] = (cpu_seconds(pid) - before[name]) / result["requests"] * 1e6
+    return result
+
+
+def main() -> int:
+    wrk = ensure_wrk()
+    key = SigningKey.generate("bench")
+    token = key.token(sub=1, role="user", ttl=3600)
+    base_env = {**os.environ, "TDC_ENV": "test", "TDC_LOG_LEVEL": "WARNING"}
+    upstream_port, gateway_port = free_port(), free_port()
+    upstream_env = {**base_env, "BENCH_JWKS": json.dumps(jwks(key))}
+    with server("gateway_upstream:app", upstream_port, upstream_env, REPO / "deploy" / "bench") as (upstream, up_pid):
+        gateway_env = {
+            **base_env,
+            "TDC_JWKS_URL": f"{upstream}/api/v1/auth/jwks.json",
+            "TDC_GATEWAY_UPSTREAMS": json.dumps({"catalog": upstream, "auth": upstream}),
+        }
+        with server("tdc_gateway.main:app", gateway_port, gateway_env) as (gateway, gw_pid):
+            cases = [("public", "/api/v1/events", None), ("bearer", "/api/v1/user/profile", token)]
+            results = {}
+            for name, path, bearer in cases:
+                for target, base in (("direct", upstream), ("gateway", gateway)):
+                    pids = {"upstream": up_pid, "gateway": gw_pid}
+                    results[(name, target)] = measure(wrk, base + path, bearer, pids)
+    print(f"wrk {THREADS} threads, {CONNECTIONS} connections, {SECONDS} s per run, {os.cpu_count()} cores")
+    print(
+        f"{'case':<8} {'target':<8} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'upstream CPU/req':>17} {'gateway CPU/req':>16}"
+    )
+    for (name, target), r in results.items():
+        gateway_cpu = f"{r['cpu_gateway']:>13.0f} us" if target == "gateway" else f"{'-':>16}"
+        print(
+            f"{name:<8} {target:<8} {r['rps']:>9.0f} {r['p50']:>8.2f} {r['p99']:>8.2f} "
+            f"{r['cpu_upstream']:>14.0f} us {gateway_cpu}"
+        )
+    met = True
+    for name, _, _ in cases:
+        direct, through = results[(name, "direct")], results[(name, "gateway")]
+        ratio = through["rps"] / direct["rps"]
+        added = through["p99"] - direct["p99"]
+        ok = ratio >= 0.90 and added <= 2.0
+        met &= ok
+        verdict = "meets target" if ok else "below target (ratio >= 0.90, p99 added <= 2 ms)"
+        print(f"{name}: ratio gateway/direct {ratio:.2f}, p99 added {added:+.2f} ms: {verdict}")
+    print(f"load average while measuring: {os.getloadavg()[0]:.1f} (the ratios mean little above ~3 on 2 cores)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
