@@ -50,12 +50,14 @@ def _access_token(ctx: AuthContext, user: Row, session_id: str) -> str:
     )
 
 
-def _pair(ctx: AuthContext, user: Row, session_id: str, refresh_token: str) -> dict[str, Any]:
+def _pair(ctx: AuthContext, user: Row, session_id: str, refresh_token: str, refresh_expires_in: int) -> dict[str, Any]:
     return {
         "access_token": _access_token(ctx, user, session_id),
         "refresh_token": refresh_token,
         "token_type": "Bearer",
         "expires_in": ctx.settings.auth_access_token_ttl,
+        # The session's absolute end: rotation hands out new tokens, never more time.
+        "refresh_expires_in": refresh_expires_in,
         "user": user_out(user),
     }
 
@@ -74,7 +76,7 @@ async def start(tx: Session, ctx: AuthContext, user: Row, caller: Caller) -> dic
     refresh_token, digest = new_secret()
     await sessions.add_token(tx, session_id, digest)
     await users.touch_login(tx, int(user["id"]))
-    return _pair(ctx, user, session_id, refresh_token)
+    return _pair(ctx, user, session_id, refresh_token, ctx.settings.auth_refresh_token_ttl)
 
 
 async def rotate(tx: Session, ctx: AuthContext, presented: str, caller: Caller) -> dict[str, Any] | str:
@@ -96,7 +98,8 @@ async def rotate(tx: Session, ctx: AuthContext, presented: str, caller: Caller) 
     refresh_token, digest = new_secret()
     await sessions.add_token(tx, row["session_id"], digest)
     await sessions.touch(tx, row["session_id"], caller.ip, caller.user_agent)
-    return _pair(ctx, user, row["session_id"], refresh_token)
+    remaining = max(1, int((row["expires_at"] - utcnow()).total_seconds()))
+    return _pair(ctx, user, row["session_id"], refresh_token, remaining)
 
 
 async def rotate_committed(db: Database, ctx: AuthContext, presented: str, caller: Caller) -> dict[str, Any]:
@@ -109,15 +112,15 @@ async def rotate_committed(db: Database, ctx: AuthContext, presented: str, calle
 
 def token_response(ctx: AuthContext, pair: dict[str, Any], status: int = 200) -> JSONResponse:
     response = ok(pair, status=status, headers={"Cache-Control": "no-store"})
-    set_refresh_cookie(response, ctx, pair["refresh_token"])
+    set_refresh_cookie(response, pair["refresh_token"], pair["refresh_expires_in"])
     return response
 
 
-def set_refresh_cookie(response: Any, ctx: AuthContext, refresh_token: str) -> None:
+def set_refresh_cookie(response: Any, refresh_token: str, max_age: int) -> None:
     response.set_cookie(
         REFRESH_COOKIE,
         refresh_token,
-        max_age=ctx.settings.auth_refresh_token_ttl,
+        max_age=max_age,
         path=COOKIE_PATH,
         secure=True,
         httponly=True,

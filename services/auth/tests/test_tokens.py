@@ -111,13 +111,27 @@ async def test_refresh_rotates_and_old_token_dies(client: httpx.AsyncClient, acc
     second = response.json()["data"]
     assert second["refresh_token"] != me["refresh_token"] and second["access_token"] != me["access_token"]
     assert f"tdc_refresh={second['refresh_token']}" in response.headers["set-cookie"]
+    # Rotation never extends the session: the cookie and the answer count down to the login's 30 days.
+    assert 2592000 - 60 <= second["refresh_expires_in"] <= 2592000
+    await accounts.app.state.db.execute(
+        "UPDATE sessions SET expires_at = NOW(6) + INTERVAL 1 HOUR WHERE user_id = %s", (me["id"],)
+    )
     # The cookie alone works too (web clients).
     client.cookies.clear()
     client.cookies.set("tdc_refresh", second["refresh_token"], domain="auth.test", path="/api/v1/auth")
     response = await client.post("/api/v1/auth/refresh")
     assert response.status_code == 200
     third = response.json()["data"]
+    assert 3500 <= third["refresh_expires_in"] <= 3600
+    assert f"Max-Age={third['refresh_expires_in']}" in response.headers["set-cookie"]
     assert (await profile_status(client, third["access_token"])).status_code == 200
+    # At the absolute end, the session's last token no longer refreshes.
+    await accounts.app.state.db.execute(
+        "UPDATE sessions SET expires_at = NOW(6) - INTERVAL 1 SECOND WHERE user_id = %s", (me["id"],)
+    )
+    client.cookies.clear()
+    ended = await client.post("/api/v1/auth/refresh", json={"refresh_token": third["refresh_token"]})
+    assert ended.status_code == 401 and ended.json()["error"] == "Session has ended; sign in again"
 
 
 async def test_refresh_reuse_revokes_the_whole_family(client: httpx.AsyncClient, accounts: Accounts):

@@ -141,7 +141,7 @@ async def oauth_callback(provider: str, request: Request, ctx: Auth, db: Db, cal
     if mode == "json":
         return sessions.token_response(ctx, pair)
     response = _redirect(ctx.settings.auth_frontend_url, {})
-    sessions.set_refresh_cookie(response, ctx, pair["refresh_token"])
+    sessions.set_refresh_cookie(response, pair["refresh_token"], pair["refresh_expires_in"])
     return response
 
 
