@@ -46,6 +46,7 @@ def create_app(settings: AuthSettings | None = None, *, bus: bool = True) -> Fas
             time_cost=settings.auth_argon2_time_cost,
             memory_kib=settings.auth_argon2_memory_kib,
             parallelism=settings.auth_argon2_parallelism,
+            concurrency=settings.auth_hash_concurrency,
         ),
         throttle=Throttle(settings),
     )

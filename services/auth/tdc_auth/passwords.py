@@ -7,6 +7,7 @@ composition rules, and the 10,000 most common passwords refused.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import unicodedata
 from functools import lru_cache
@@ -45,16 +46,21 @@ def policy_problems(password: str) -> list[str]:
 class Passwords:
     """Hashing off the event loop: argon2 takes tens of milliseconds of CPU by design."""
 
-    def __init__(self, *, time_cost: int, memory_kib: int, parallelism: int) -> None:
+    def __init__(self, *, time_cost: int, memory_kib: int, parallelism: int, concurrency: int = 4) -> None:
         self.hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism)
+        # Each hash holds `memory_kib` of RAM: a burst of sign-ins queues here instead of
+        # multiplying that by the thread pool's size (40) and starving the CPU for everything else.
+        self._slots = asyncio.Semaphore(concurrency)
         # Verified when the account is unknown, so that answer takes as long as a wrong password.
         self._dummy_hash = self.hasher.hash(secrets.token_urlsafe(16))
 
     async def hash(self, password: str) -> str:
-        return await run_in_threadpool(self.hasher.hash, normalize(password))
+        async with self._slots:
+            return await run_in_threadpool(self.hasher.hash, normalize(password))
 
     async def verify(self, password_hash: str | None, password: str) -> bool:
-        return await run_in_threadpool(self._verify, password_hash, normalize(password))
+        async with self._slots:
+            return await run_in_threadpool(self._verify, password_hash, normalize(password))
 
     def _verify(self, password_hash: str | None, password: str) -> bool:
         if password_hash is None:

@@ -37,6 +37,8 @@ class AuthSettings(ServiceSettings):
     auth_argon2_time_cost: int = 3
     auth_argon2_memory_kib: int = 65536
     auth_argon2_parallelism: int = 4
+    # Hashes computed at once per process (each holds auth_argon2_memory_kib of memory).
+    auth_hash_concurrency: int = 4
 
     # Login throttling (moving windows in `limits` syntax): failures per account and per client.
     auth_login_account_limit: str = "5/15 minutes"
