@@ -67,8 +67,19 @@ _DROP_REQUEST = frozenset(
         b"x-auth-request-email",
     }
 )
+# uvicorn adds its own date and server headers: the upstream's would be duplicates.
 _DROP_RESPONSE = frozenset(
-    {b"connection", b"keep-alive", b"transfer-encoding", b"upgrade", b"trailer", b"proxy-connection", b"x-request-id"}
+    {
+        b"connection",
+        b"keep-alive",
+        b"transfer-encoding",
+        b"upgrade",
+        b"trailer",
+        b"proxy-connection",
+        b"x-request-id",
+        b"date",
+        b"server",
+    }
 )
 _JSON = (b"content-type", b"application/json")
 

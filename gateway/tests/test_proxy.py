@@ -76,6 +76,8 @@ async def test_forwarded_headers_and_request_id(gateway: Any, upstream: Upstream
     assert "accept-encoding" not in seen or seen["accept-encoding"] == response.request.headers["accept-encoding"]
     # Several Set-Cookie headers come back separately.
     assert response.headers.get_list("set-cookie") == ["a=1; Path=/", "b=2; Path=/"]
+    assert len(response.headers.get_list("date")) == 1
+    assert len(response.headers.get_list("server")) <= 1
 
 
 async def test_invalid_request_id_is_replaced(gateway: Any, upstream: Upstream) -> None:
