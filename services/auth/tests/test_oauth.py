@@ -170,3 +170,10 @@ async def test_callback_url_follows_the_gateway(client: httpx.AsyncClient):
     assert response.status_code == 302
     redirect_uri = parse_qs(urlsplit(response.headers["location"]).query)["redirect_uri"]
     assert redirect_uri == ["https://www.dreamerscave.example/api/v1/auth/oauth/discord/callback"]
+
+
+async def test_unusable_provider_email_is_422(client: httpx.AsyncClient, oauth_provider: FakeProvider):
+    oauth_provider.person["google"] = person("google", "not an address", verified=True)
+    response = await sign_in(client, "google")
+    assert response.status_code == 422
+    assert response.json()["errors"] == {"email": ["is not a valid email address"]}

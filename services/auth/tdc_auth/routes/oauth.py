@@ -26,6 +26,7 @@ from tdc_shared.events import publish
 from .. import sessions
 from ..bootstrap import username_from
 from ..context import Auth, Client, Db
+from ..models import normalize_email
 from ..oauth import Identity, OAuthProviders
 from ..queries import oauth_accounts, users
 from ..settings import AuthSettings
@@ -90,7 +91,12 @@ async def resolve_account(tx: Session, identity: Identity) -> Row:
         raise Unprocessable(
             "The provider did not share an email address", errors={"email": ["permission to read it is required"]}
         )
-    email = identity.email.strip().lower()
+    try:
+        email = normalize_email(identity.email)
+    except ValueError as exc:
+        raise Unprocessable(
+            "The provider shared an unusable email address", errors={"email": ["is not a valid email address"]}
+        ) from exc
     user = await users.by_email(tx, email)
     if user is not None:
         if not identity.email_verified:
