@@ -12,6 +12,7 @@ counter stops an answer computed before a clear from being stored after it.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
 from dataclasses import dataclass
@@ -43,6 +44,9 @@ class ResponseCache:
         self.generation = 0
         self.bytes = 0
         self._entries: dict[Key, Entry] = {}
+        # Answers being computed: requests for the same key wait for them instead of all
+        # querying the database at once right after a write emptied the cache.
+        self.inflight: dict[Key, asyncio.Future[Entry | None]] = {}
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -93,6 +97,8 @@ class ResponseCache:
         self.generation += 1
         self._entries.clear()
         self.bytes = 0
+        # Requests arriving from now on must not be handed an answer computed before the write.
+        self.inflight = {}
 
 
 _EMPTY_BODY: Message = {"type": "http.response.body", "body": b""}
@@ -180,12 +186,34 @@ class CacheMiddleware:
             scope["route"] = entry.route
             await _answer(send, entry, if_none_match)
             return
-        await self._fill(key, scope, receive, send, if_none_match)
+        pending = self.cache.inflight.get(key)
+        if pending is not None:
+            entry = await asyncio.shield(pending)
+            if entry is not None:
+                scope["route"] = entry.route
+                await _answer(send, entry, if_none_match)
+                return
+            # The first request got an error or an uncacheable answer: compute our own.
+            await self.app(scope, receive, send)
+            return
+        inflight = self.cache.inflight
+        pending = asyncio.get_running_loop().create_future()
+        inflight[key] = pending
+        entry = None
+        try:
+            entry = await self._fill(key, scope, receive, send, if_none_match)
+        finally:
+            if inflight.get(key) is pending:
+                del inflight[key]
+            pending.set_result(entry)
 
-    async def _fill(self, key: Key, scope: Scope, receive: Receive, send: Send, if_none_match: bytes | None) -> None:
+    async def _fill(
+        self, key: Key, scope: Scope, receive: Receive, send: Send, if_none_match: bytes | None
+    ) -> Entry | None:
         generation = self.cache.generation
         start: Message | None = None
         chunks: list[bytes] = []
+        stored: list[Entry] = []
 
         async def capture(message: Message) -> None:
             nonlocal start
@@ -203,6 +231,8 @@ class CacheMiddleware:
             if message.get("more_body", False):
                 return
             entry = self.cache.store(key, generation, list(start["headers"]), b"".join(chunks), scope.get("route"))
+            stored.append(entry)
             await _answer(send, entry, if_none_match)
 
         await self.app(scope, receive, capture)
+        return stored[0] if stored else None

@@ -108,3 +108,21 @@ def test_the_cache_keeps_within_its_entry_and_byte_budgets():
     cache.clear()
     cache.store(("/late", b"", "en"), stale, [], b"computed before the clear")
     assert len(cache) == 0 and cache.bytes == 0
+
+
+async def test_concurrent_misses_share_one_computation(catalog, monkeypatch):
+    from tdc_catalog.queries import locations
+
+    calls = []
+    original = locations.list_public
+
+    async def counted(tx, lang):
+        calls.append(lang)
+        return await original(tx, lang)
+
+    monkeypatch.setattr(locations, "list_public", counted)
+    catalog.app.state.cache.clear()
+    answers = await asyncio.gather(*(catalog.client.get("/api/v1/locations?lang=fr") for _ in range(8)))
+    assert [a.status_code for a in answers] == [200] * 8
+    assert len({a.headers["etag"] for a in answers}) == 1
+    assert calls == ["fr"]
