@@ -66,7 +66,7 @@ async def list_events(
 async def _calendar(request: Request, db, lang: str, filters: queries.Filters) -> Response:
     async with db.session() as s:
         rows = await queries.select_public(s, lang, filters)
-        lineups = await queries.lineups(s, [r["id"] for r in rows])
+    lineups = {r["id"]: queries.lineup_of(r) for r in rows}
     body = ics.calendar(rows, lineups, name=request.app.state.settings.catalog_calendar_name)
     return Response(body, media_type=ICS_MEDIA_TYPE)
 
@@ -77,8 +77,9 @@ async def event_ics(slug: str, request: Request, db: Db, lang: Lang) -> Response
         row = await queries.find_public_row(s, slug, lang)
         if row is None:
             raise NotFound(f"Event '{slug}' not found")
-        lineups = await queries.lineups(s, [row["id"]])
-    body = ics.calendar([row], lineups, name=request.app.state.settings.catalog_calendar_name)
+    body = ics.calendar(
+        [row], {row["id"]: queries.lineup_of(row)}, name=request.app.state.settings.catalog_calendar_name
+    )
     return Response(body, media_type=ICS_MEDIA_TYPE)
 
 
@@ -88,9 +89,8 @@ async def get_event(slug: str, db: Db, lang: Lang) -> JSONResponse:
         row = await queries.find_public_row(s, slug, lang)
         if row is None:
             raise NotFound(f"Event '{slug}' not found")
-        lineups = await queries.lineups(s, [row["id"]])
         location = await location_queries.find_public_by_id(s, row["location_id"], lang)
-    event = queries.to_public(row, lineups.get(row["id"], []))
+    event = queries.to_public(row)
     event["location"] = location
     return ok(event)
 
