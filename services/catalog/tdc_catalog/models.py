@@ -24,7 +24,9 @@ SlUrl = Annotated[
 ]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=150)]
 Line = Annotated[str, StringConstraints(max_length=255)]
-Text = Annotated[str, StringConstraints(max_length=20_000)]
+# TEXT columns hold 65,535 bytes: 10,000 characters of 4-byte UTF-8 still fit.
+Text = Annotated[str, StringConstraints(max_length=10_000)]
+SortOrder = Annotated[int, Field(ge=-1_000_000, le=1_000_000)]
 MediaId = Annotated[int, Field(gt=0)]
 
 
@@ -37,6 +39,16 @@ def _known_zone(value: str) -> str:
 
 
 TimeZoneName = Annotated[str, StringConstraints(max_length=64), AfterValidator(_known_zone)]
+
+
+def _plausible_time(value: datetime) -> datetime:
+    # Far outside this range a time is a typo, and near year 1 or 9999 the zone shift overflows.
+    if not 2000 <= value.year <= 2100:
+        raise ValueError("must be between the years 2000 and 2100")
+    return value
+
+
+EventTime = Annotated[datetime, AfterValidator(_plausible_time)]
 
 
 class Body(BaseModel):
@@ -67,7 +79,7 @@ class LocationUpdate(LocationText):
     slug: Slug | None = None
     capacity: Annotated[int, Field(gt=0, le=100_000)] | None = None
     slurl: SlUrl | None = None
-    sort_order: int | None = None
+    sort_order: SortOrder | None = None
     is_active: bool | None = None
     mood_category: MoodCategory | None = None
     primary_color: Color | None = None
@@ -76,7 +88,15 @@ class LocationUpdate(LocationText):
     dark_color: Color | None = None
     css_gradient: Annotated[str, StringConstraints(max_length=500)] | None = None
     mood_keywords: (
-        Annotated[list[Annotated[str, StringConstraints(min_length=1, max_length=40)]], Field(max_length=20)] | None
+        Annotated[
+            list[
+                Annotated[
+                    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40, pattern=r"^[^,]+$")
+                ]
+            ],
+            Field(max_length=10),
+        ]
+        | None
     ) = None
     image_media_id: MediaId | None = None
 
@@ -109,7 +129,7 @@ class ArtistUpdate(ArtistText):
     mixcloud_url: Url | None = None
     sl_avatar_name: Annotated[str, StringConstraints(max_length=100)] | None = None
     image_media_id: MediaId | None = None
-    sort_order: int | None = None
+    sort_order: SortOrder | None = None
     is_active: bool | None = None
 
 
@@ -134,8 +154,8 @@ class EventText(Body):
 class EventUpdate(EventText):
     slug: Slug | None = None
     # A time without an offset is read in the event's own time zone.
-    start: datetime | None = None
-    end: datetime | None = None
+    start: EventTime | None = None
+    end: EventTime | None = None
     timezone: TimeZoneName | None = None
     location_id: Annotated[int, Field(gt=0)] | None = None
     image_media_id: MediaId | None = None
@@ -152,8 +172,8 @@ class EventTranslations(Body):
 
 class LineupSlot(Body):
     artist_id: Annotated[int, Field(gt=0)]
-    set_start: datetime | None = None
-    set_end: datetime | None = None
+    set_start: EventTime | None = None
+    set_end: EventTime | None = None
 
 
 class Lineup(Body):
@@ -173,7 +193,7 @@ class StaffUpdate(StaffText):
     name: Name | None = None
     sl_avatar_name: Annotated[str, StringConstraints(max_length=100)] | None = None
     image_media_id: MediaId | None = None
-    sort_order: int | None = None
+    sort_order: SortOrder | None = None
     is_active: bool | None = None
 
 

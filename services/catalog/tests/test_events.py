@@ -82,6 +82,8 @@ async def test_status_moves_draft_published_cancelled_only(catalog):
         ({"status": "published"}, {"status": ["unknown field"]}),
         ({"sequence": 50}, {"sequence": ["unknown field"]}),
         ({"start": "tomorrow"}, None),
+        ({"start": "0001-01-01T00:00:00+14:00"}, {"start": ["Value error, must be between the years 2000 and 2100"]}),
+        ({"end": "9999-12-31T23:59:59-12:00"}, {"end": ["Value error, must be between the years 2000 and 2100"]}),
     ],
 )
 async def test_bad_event_fields(catalog, body, errors):
@@ -238,6 +240,8 @@ async def test_list_filters_and_pagination(catalog):
         ("per_page=500", 422, "per_page"),
         ("page=0", 422, "page"),
         ("featured=maybe", 422, "featured"),
+        ("from=0001-01-01T00:00:00%2B14:00", 422, "from"),
+        ("to=9999-12-31T23:00:00-12:00", 422, "to"),
         ("location=no-such-place", 404, None),
         ("artist=no-such-artist", 404, None),
     ],

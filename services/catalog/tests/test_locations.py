@@ -88,6 +88,11 @@ async def test_translation_falls_back_to_english_field_by_field(catalog):
         ({"is_admin": True}, "is_admin"),
         ({"id": 99}, "id"),
         ({"slurl": "javascript:alert(1)"}, "slurl"),
+        ({"sort_order": 10**12}, "sort_order"),
+        ({"mood_keywords": ["a,b"]}, "mood_keywords.0"),
+        ({"mood_keywords": [f"k{n}" for n in range(11)]}, "mood_keywords"),
+        ({"description": "é" * 10_001}, "description"),
+        ({"name": ""}, "name"),
     ],
 )
 async def test_bad_fields_are_field_errors(catalog, body, field):

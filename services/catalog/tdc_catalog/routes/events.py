@@ -48,6 +48,9 @@ async def list_events(
     q: Annotated[str | None, Query(max_length=100)] = None,
     featured: bool | None = None,
 ) -> JSONResponse:
+    for name, value in (("from", start_from), ("to", start_to)):
+        if value is not None and not 1970 <= value.year <= 2200:
+            raise Unprocessable(errors={name: ["must be between the years 1970 and 2200"]})
     if start_from and start_to and utc_naive(start_to) <= utc_naive(start_from):
         raise Unprocessable(errors={"to": ["must be after from"]})
     async with db.session() as s:
