@@ -20,7 +20,6 @@ import aiohttp
 from limits import RateLimitItemPerSecond
 from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import MovingWindowRateLimiter
-from multidict import CIMultiDict
 from starlette.types import Receive, Scope, Send
 
 from tdc_shared.logs import accept_request_id
@@ -238,7 +237,6 @@ class Proxy:
         url = route.upstream + scope.get("raw_path", scope["path"].encode()).decode("latin-1")
         if query:
             url += "?" + query.decode("latin-1")
-        headers = CIMultiDict(forwarded)
         timeout = self._timeouts[route.router]
 
         attempt = 0
@@ -247,7 +245,7 @@ class Proxy:
                 response = await self.session.request(
                     method,
                     url,
-                    headers=headers,
+                    headers=forwarded,  # aiohttp copies pairs into its own CIMultiDict
                     data=data,
                     timeout=timeout,
                     allow_redirects=False,
