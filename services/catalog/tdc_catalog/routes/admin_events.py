@@ -35,14 +35,17 @@ def _missing_for_publish(row: dict[str, Any]) -> dict[str, list[str]]:
     return {field: ["required to publish"] for column, field in REQUIRED_TO_PUBLISH.items() if not row.get(column)}
 
 
-async def _changed(request: Request, tx: Session, event_id: int, event_type: str | None = None) -> dict[str, Any]:
+async def _changed(request: Request, tx: Session, event_id: int, transition: str | None = None) -> dict[str, Any]:
     """Count a revision, tell the bus if the public can see the event, clear caches on commit."""
     await queries.bump_sequence(tx, event_id)
     status = await tx.fetch_value("SELECT status FROM events WHERE id = %s", (event_id,))
-    if event_type is None and status != "draft":
-        event_type = "catalog.event.updated"
-    if event_type is not None:
-        await publish(tx, event_type, await queries.bus_payload(tx, event_id), source="catalog")
+    # Literal event types at each call, so the event-catalog scan checks them.
+    if transition == "published":
+        await publish(tx, "catalog.event.published", await queries.bus_payload(tx, event_id), source="catalog")
+    elif transition == "cancelled":
+        await publish(tx, "catalog.event.cancelled", await queries.bus_payload(tx, event_id), source="catalog")
+    elif status != "draft":
+        await publish(tx, "catalog.event.updated", await queries.bus_payload(tx, event_id), source="catalog")
     invalidate_on_commit(request, tx)
     event = await queries.find_admin(tx, event_id)
     assert event is not None
@@ -176,7 +179,7 @@ async def publish_event(event_id: int, request: Request, db: Db, _: StaffUser) -
         await tx.execute(
             "UPDATE events SET status = 'published', published_at = UTC_TIMESTAMP(6) WHERE id = %s", (event_id,)
         )
-        event = await _changed(request, tx, event_id, "catalog.event.published")
+        event = await _changed(request, tx, event_id, "published")
     return ok(event)
 
 
@@ -189,7 +192,7 @@ async def cancel_event(event_id: int, request: Request, db: Db, _: StaffUser) ->
         await tx.execute(
             "UPDATE events SET status = 'cancelled', cancelled_at = UTC_TIMESTAMP(6) WHERE id = %s", (event_id,)
         )
-        event = await _changed(request, tx, event_id, "catalog.event.cancelled")
+        event = await _changed(request, tx, event_id, "cancelled")
     return ok(event)
 
 
