@@ -34,6 +34,7 @@ log = logging.getLogger("tdc.gateway")
 LOCAL_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs"})
 LOCAL_PREFIXES = ("/docs/", "/_auth/")
 _NOT_FOUND = envelope_bytes("Not found")
+_BAD_PATH = envelope_bytes("Invalid path")
 
 
 class Gateway:
@@ -72,6 +73,11 @@ class Gateway:
             preflight = Cors.preflight_request(scope) if scope["method"] == "OPTIONS" else None
             if preflight is not None:
                 await self.cors.answer_preflight(*preflight, accept_request_id(None).encode(), send)
+                return
+            if "/." in path and _has_dot_segment(path):
+                # "/api/v1/events/../admin/users" would pass the public policy and reach an admin
+                # route on any upstream that normalizes paths: refuse instead of guessing.
+                await send_error(send, 400, _BAD_PATH, accept_request_id(_request_id(scope)).encode())
                 return
             route = self.table.match(path)
             if route is None:
@@ -134,6 +140,10 @@ class Gateway:
         await receive()
         await self.shutdown()
         await send({"type": "lifespan.shutdown.complete"})
+
+
+def _has_dot_segment(path: str) -> bool:
+    return any(segment in (".", "..") for segment in path.split("/"))
 
 
 def _request_id(scope: Scope) -> str | None:

@@ -31,6 +31,17 @@ async def test_unknown_path_is_a_404_envelope(gateway: Any) -> None:
     assert response.headers["x-request-id"]
 
 
+async def test_dot_segments_are_refused(gateway: Any, upstream: Upstream) -> None:
+    _, client = gateway
+    before = len(upstream.seen)
+    for path in ("/api/v1/events/../admin/users", "/api/v1/events/%2e%2e/admin/users", "/api/v1/events/./x"):
+        status, body = await raw_request(client, f"GET {path} HTTP/1.1")
+        assert status == 400, path
+        assert json.loads(body) == {"success": False, "error": "Invalid path"}
+    assert len(upstream.seen) == before
+    assert (await client.get("/api/v1/events/.well-known")).status_code == 200
+
+
 async def test_paths_are_forwarded_unchanged_with_query(gateway: Any, upstream: Upstream) -> None:
     _, client = gateway
     response = await client.get("/api/v1/events/some-slug?lang=it&page=2")
