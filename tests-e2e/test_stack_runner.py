@@ -17,7 +17,11 @@ def test_unreachable_database_and_broker_give_one_clear_line() -> None:
     }
     result = subprocess.run(
         [sys.executable, str(ROOT / "deploy" / "local" / "stack.py")],
-        env=env, capture_output=True, text=True, timeout=60, check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
