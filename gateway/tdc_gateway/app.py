@@ -25,7 +25,7 @@ from .local import build_local_app
 from .metrics import ProxyMetrics
 from .openapi import OpenApiMerger
 from .policy import PolicyEnforcer, envelope_bytes
-from .proxy import Proxy, send_error
+from .proxy import SKIP_AUTO_HEADERS, Proxy, send_error
 from .settings import GatewaySettings
 from .table import RoutingTable, load_table
 
@@ -101,7 +101,10 @@ class Gateway:
             ttl_dns_cache=30,
         )
         self.session = aiohttp.ClientSession(
-            connector=connector, auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar()
+            connector=connector,
+            auto_decompress=False,
+            cookie_jar=aiohttp.DummyCookieJar(),
+            skip_auto_headers=SKIP_AUTO_HEADERS,
         )
         self.verifier = self._make_verifier(settings)
         self.enforcer = PolicyEnforcer(

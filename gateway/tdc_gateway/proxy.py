@@ -34,7 +34,9 @@ log = logging.getLogger("tdc.gateway")
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 # Responses up to this size are read whole and sent in one message; larger ones stream.
 SMALL_BODY = 256 * 1024
-SKIP_AUTO_HEADERS = frozenset({"User-Agent", "Accept-Encoding", "Content-Type"})
+# Set on the session: aiohttp must not add headers the client did not send (an Accept-Encoding
+# would get the client a compressed body it never asked for).
+SKIP_AUTO_HEADERS = ("User-Agent", "Accept-Encoding", "Content-Type")
 
 # Never forwarded upstream: hop-by-hop headers, ones we set ourselves, and identity headers a
 # client could forge (anything x-user-*, plus the usual proxy-auth user headers).
@@ -144,7 +146,6 @@ class Proxy:
 
     async def _forward(self, route: Route, scope: Scope, receive: Receive, send: Send) -> int:
         forwarded: list[tuple[str, str]] = []
-        present: set[str] = set()
         authorization = origin = request_id = host = client_xff = client_proto = client_host = None
         content_length: int | None = None
         chunked = False
@@ -177,7 +178,6 @@ class Proxy:
                 authorization = value
             elif raw_name == b"origin":
                 origin = value
-            present.add(name)
             forwarded.append((name, value))
 
         if hop_tokens and any(t not in ("keep-alive", "close") for t in hop_tokens):
@@ -204,6 +204,8 @@ class Proxy:
         try:
             if route.rate_limit is not None:
                 await self._rate_limit(route, client_ip)
+            # Only the signature policies look at header names; don't build the set for the rest.
+            present = {name for name, _ in forwarded} if route.policy.endswith("signature") else set()
             claims = await self.enforcer.check(route.policy, authorization, present)
         except Rejected as exc:
             await send_error(send, exc.status, exc.body, rid_bytes, [*exc.headers, *cors_headers])
@@ -249,7 +251,6 @@ class Proxy:
                     data=data,
                     timeout=timeout,
                     allow_redirects=False,
-                    skip_auto_headers=SKIP_AUTO_HEADERS,
                 )
                 break
             except (aiohttp.ClientConnectorError, aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
