@@ -44,6 +44,8 @@ class ServiceSettings(BaseSettings):
     bus_namespace: str = "tdc"
     # Event bus tuning (tdc_shared.events.bus).
     bus_prefetch: int = 16
+    # Concurrent consumer transactions; deliveries that arrive together share one of them.
+    bus_consumer_workers: int = 4
     # Deliveries of one message before it goes to the service's dead-letter queue.
     bus_max_attempts: int = 5
     # Pause before a failed message goes back to the queue, times the attempt number.

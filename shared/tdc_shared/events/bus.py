@@ -97,6 +97,7 @@ class EventBus:
                 handlers=handlers,
                 metrics=self.metrics,
                 prefetch=settings.bus_prefetch,
+                workers=settings.bus_consumer_workers,
                 max_attempts=settings.bus_max_attempts,
                 retry_delay=settings.bus_retry_delay_seconds,
                 publish_timeout=settings.bus_publish_timeout_seconds,

@@ -33,6 +33,12 @@ class BusMetrics:
             buckets=_LATENCY_BUCKETS,
             **kw,
         )
+        self.batch_size = Histogram(
+            "tdc_event_batch_size",
+            "Deliveries applied together in one consumer transaction",
+            buckets=(1, 2, 4, 8, 16, 32, 64),
+            **kw,
+        )
         self.dead_lettered = Counter("tdc_events_dead_lettered", "Messages this consumer sent to its DLQ", **kw)
         self.dead_letters = Gauge("tdc_dead_letters", "Messages waiting in this service's dead-letter queue", **kw)
         self.broker_up = Gauge("tdc_broker_connected", "1 while the bus holds an open broker connection", **kw)

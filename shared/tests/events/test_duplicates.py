@@ -68,3 +68,53 @@ async def test_two_simultaneous_copies_apply_once(mysql_url, amqp_url, schema_pr
         await wait_until(both_settled, what="both copies to be acked")
         assert (outcomes("handled"), outcomes("duplicate")) == (1, 1)
         assert await db.fetch_value("SELECT COUNT(*) FROM effects WHERE event_id = %s", (str(event.id),)) == 1
+
+
+async def test_batches_mixing_new_events_and_copies_apply_each_once(mysql_url, amqp_url, schema_prefix, namespace):
+    """Deliveries that arrive together share a transaction; copies among them (of each other,
+    or of events already applied) must still be applied once."""
+    settings = bus_settings(mysql_url, amqp_url, schema_prefix, namespace, bus_prefetch=32, bus_consumer_workers=2)
+    handlers = HandlerRegistry()
+
+    @handlers.on("catalog.event.published")
+    async def apply(tx: Session, event: Event) -> None:
+        await tx.execute("INSERT INTO effects (event_id, note) VALUES (%s, %s)", (str(event.id), "applied"))
+
+    events = [Event(type="catalog.event.published", source="catalog", data={"id": n}) for n in range(40)]
+    copies = events + events[::3] + events[::5]  # 40 events, 22 extra copies
+    async with running_service("notification", settings, handlers=handlers, relay=False) as consumer:
+        # Applied before: the first five (a replay of these must be a no-op).
+        async with consumer.state.db.transaction() as tx:
+            for event in events[:5]:
+                await tx.execute(
+                    "INSERT INTO processed_events (event_id, event_type) VALUES (%s, %s)", (str(event.id), event.type)
+                )
+                await tx.execute("INSERT INTO effects (event_id, note) VALUES (%s, %s)", (str(event.id), "earlier"))
+        connection = await aio_pika.connect(amqp_url)
+        async with connection:
+            channel = await connection.channel()
+            exchange = await channel.get_exchange(Names(namespace).exchange)
+            # Each wave all in flight at once, so that its deliveries reach the consumer together.
+            for wave in (events, events[::3] + events[::5]):
+                await asyncio.gather(
+                    *(
+                        exchange.publish(
+                            aio_pika.Message(event.to_json().encode(), message_id=str(event.id), type=event.type),
+                            routing_key=event.type,
+                        )
+                        for event in wave
+                    )
+                )
+
+        def outcome(name: str) -> float:
+            return counter_value(consumer, "tdc_events_handled_total", type="catalog.event.published", outcome=name)
+
+        async def all_settled() -> bool:
+            return outcome("handled") + outcome("duplicate") == len(copies)
+
+        await wait_until(all_settled, what="every copy to be acked")
+        assert (outcome("handled"), outcome("duplicate")) == (35, len(copies) - 35)
+        batches = consumer.state.metrics_registry.get_sample_value("tdc_event_batch_size_count")
+        assert batches < len(copies), "no deliveries were applied together: the batch path went untested"
+        effects = await consumer.state.db.fetch_one("SELECT COUNT(*) AS n, COUNT(DISTINCT event_id) AS d FROM effects")
+        assert (effects["n"], effects["d"]) == (40, 40)
