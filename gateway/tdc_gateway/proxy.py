@@ -228,7 +228,10 @@ class Proxy:
                 try:
                     data = await _read_body(receive, route.max_body)
                 except ClientGone:
-                    return 499
+                    return 499  # nginx's "client closed request": counted, never sent
+                except BodyTooLarge:
+                    await send_error(send, 413, _TOO_LARGE, rid_bytes, cors_headers)
+                    return 413
             else:
                 if content_length is not None:
                     forwarded.append(("Content-Length", str(content_length)))
