@@ -134,6 +134,7 @@ async def drive(throughput_events: int, latency_events: int) -> int:
         "--consumer",
         json.dumps({"namespace": namespace, "prefix": prefix, "expected": expected}),
         stdout=asyncio.subprocess.PIPE,
+        limit=64 * 1024 * 1024,  # a report line carries every latency
     )
     reports: dict[str, dict] = {}
 

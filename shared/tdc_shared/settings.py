@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import ClassVar, Literal
 
-from pydantic import field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SCHEMA_NAME = re.compile(r"^[A-Za-z0-9_]{1,64}$")
@@ -43,22 +43,22 @@ class ServiceSettings(BaseSettings):
     # and several stacks can share one broker without seeing each other's messages.
     bus_namespace: str = "tdc"
     # Event bus tuning (tdc_shared.events.bus).
-    bus_prefetch: int = 16
+    bus_prefetch: int = Field(32, ge=1, le=1000)
     # Concurrent consumer transactions; deliveries that arrive together share one of them.
-    bus_consumer_workers: int = 4
+    bus_consumer_workers: int = Field(4, ge=1, le=32)
     # Deliveries of one message before it goes to the service's dead-letter queue.
-    bus_max_attempts: int = 5
+    bus_max_attempts: int = Field(5, ge=1, le=100)
     # Pause before a failed message goes back to the queue, times the attempt number.
-    bus_retry_delay_seconds: float = 0.2
-    bus_relay_batch_size: int = 200
+    bus_retry_delay_seconds: float = Field(0.2, ge=0)
+    bus_relay_batch_size: int = Field(200, ge=1, le=5000)
     # Fallback poll: commits in this process wake the relay at once; this catches the rest
     # (rows written by other replicas, retries whose backoff ran out).
-    bus_relay_poll_seconds: float = 1.0
-    bus_relay_retry_max_seconds: float = 60.0
-    bus_publish_timeout_seconds: float = 10.0
-    bus_reconnect_max_seconds: float = 10.0
-    bus_outbox_retention_hours: float = 168.0
-    bus_inbox_retention_days: float = 30.0
+    bus_relay_poll_seconds: float = Field(1.0, gt=0)
+    bus_relay_retry_max_seconds: float = Field(60.0, gt=0)
+    bus_publish_timeout_seconds: float = Field(10.0, gt=0)
+    bus_reconnect_max_seconds: float = Field(10.0, gt=0)
+    bus_outbox_retention_hours: float = Field(168.0, gt=0)
+    bus_inbox_retention_days: float = Field(30.0, gt=0)
 
     jwt_issuer: str = "https://dreamerscave.example/auth"
     jwt_audience: str = "tdc-api"

@@ -80,7 +80,9 @@ class BrokerLink:
                 await self._drop(connection)
                 raise
             except Exception as exc:
-                log.warning("broker not reachable, retrying in %.2fs: %s", delay, exc or type(exc).__name__)
+                # Unreachable, refused credentials, or a declaration the broker rejects (a queue
+                # that exists with other arguments): all keep /readyz red until fixed.
+                log.warning("cannot set up the bus on the broker, retrying in %.2fs: %r", delay, exc)
                 await self._drop(connection)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._max_backoff)
