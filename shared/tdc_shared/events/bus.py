@@ -34,10 +34,12 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from ..app import Component
 from ..db import Database, DatabaseUnavailable
 from ..settings import ServiceSettings
 from .broadcast import BroadcastConsumer
 from .consumer import ServiceConsumer
+from .handlers import BroadcastRegistry, HandlerRegistry
 from .link import BrokerLink
 from .metrics import BusMetrics
 from .relay import OutboxRelay
@@ -187,7 +189,12 @@ class EventBus:
                     break
 
 
-def event_bus(*, handlers: Any = None, broadcast: Any = None, relay: bool = True):
+def event_bus(
+    *,
+    handlers: HandlerRegistry | None = None,
+    broadcast: BroadcastRegistry | HandlerRegistry | None = None,
+    relay: bool = True,
+) -> Component:
     """The bus as a `ServiceSpec` component; see the module docstring."""
 
     @contextlib.asynccontextmanager
