@@ -39,3 +39,43 @@ def test_services_are_discovered_from_their_folders() -> None:
         assert stack.discover_services() == expected
     finally:
         sys.path.pop(0)
+
+
+def test_the_docker_fallback_compose_file_is_valid_and_matches_the_runner() -> None:
+    import json
+
+    import jsonschema
+    import yaml
+
+    sys.path.insert(0, str(ROOT / "deploy" / "local"))
+    try:
+        import stack
+    finally:
+        sys.path.pop(0)
+    document = yaml.safe_load(stack.INFRA_COMPOSE.read_text())
+    schema = json.loads((ROOT.parent / "shared" / "schemas" / "compose-spec.json").read_text())
+    jsonschema.Draft7Validator(schema).validate(document)
+    services = document["services"]
+    assert set(services) == {"mysql", "rabbitmq"}
+    assert "127.0.0.1:3306:3306" in services["mysql"]["ports"]
+    assert "127.0.0.1:5672:5672" in services["rabbitmq"]["ports"]
+    rabbit_env = services["rabbitmq"]["environment"]
+    assert stack.DOCKER_AMQP_URL.startswith(
+        f"amqp://{rabbit_env['RABBITMQ_DEFAULT_USER']}:{rabbit_env['RABBITMQ_DEFAULT_PASS']}@127.0.0.1:5672"
+    )
+
+
+def test_a_configured_address_is_never_replaced_by_a_docker_server(monkeypatch) -> None:
+    sys.path.insert(0, str(ROOT / "deploy" / "local"))
+    try:
+        import stack
+    finally:
+        sys.path.pop(0)
+    started = []
+    monkeypatch.setattr(stack, "docker_engine_works", lambda: True)
+    monkeypatch.setattr(stack.subprocess, "run", lambda *a, **k: started.append(a))
+    env = {"TDC_MYSQL_URL": "mysql://svc:pw@127.0.0.1:1", "TDC_AMQP_URL": "amqp://guest:guest@127.0.0.1:2/"}
+    problem = stack.ensure_infrastructure(env)
+    assert problem is not None and "TDC_MYSQL_URL" in problem
+    assert started == []
+    assert env["TDC_MYSQL_URL"] == "mysql://svc:pw@127.0.0.1:1"

@@ -5,8 +5,9 @@
 Every folder under `services/` with a `pyproject.toml` is a service; each runs as
 `uvicorn tdc_<name>.main:app` on its own port and migrates its own schema at start. The
 gateway gets the services' local addresses through `TDC_GATEWAY_UPSTREAMS`. Before anything
-starts, MySQL and RabbitMQ must answer: if they do not and a Docker engine works, they are
-started from docker-compose.yml; otherwise one line says which setting to change.
+starts, MySQL and RabbitMQ must answer: if they do not and a Docker engine works, MySQL 8.4
+and RabbitMQ 3.13 are started from `compose.infra.yml` beside this file; otherwise one line
+says which setting to change.
 Ctrl-C (or SIGTERM) stops everything.
 """
 
@@ -68,8 +69,19 @@ def docker_engine_works() -> bool:
         return False
 
 
-def ensure_infrastructure(mysql_url: str, amqp_url: str) -> str | None:
-    """None when MySQL and RabbitMQ answer (starting them in Docker if we can), else the problem."""
+INFRA_COMPOSE = ROOT / "deploy" / "local" / "compose.infra.yml"
+# What the containers of INFRA_COMPOSE answer to, from this machine.
+DOCKER_MYSQL_URL = "mysql://root:@127.0.0.1:3306"
+DOCKER_AMQP_URL = "amqp://tdc:tdc-local@127.0.0.1:5672/"
+
+
+def ensure_infrastructure(env: dict[str, str]) -> str | None:
+    """None when MySQL and RabbitMQ answer, else the problem in one line.
+
+    When neither setting was given, nothing answers on the default ports and a Docker engine
+    works, the two servers are started from INFRA_COMPOSE and `env` is pointed at them.
+    """
+    mysql_url, amqp_url = env["TDC_MYSQL_URL"], env["TDC_AMQP_URL"]
     missing = []
     if not answers(mysql_url, 3306):
         missing.append(("mysql", "TDC_MYSQL_URL", mysql_url))
@@ -77,15 +89,20 @@ def ensure_infrastructure(mysql_url: str, amqp_url: str) -> str | None:
         missing.append(("rabbitmq", "TDC_AMQP_URL", amqp_url))
     if not missing:
         return None
-    if docker_engine_works():
+    defaults = {"mysql": DEFAULT_MYSQL_URL, "rabbitmq": DEFAULT_AMQP_URL}
+    # Only a server left at its default address is ours to start; a configured one is the operator's.
+    if all(url == defaults[name] for name, _, url in missing) and docker_engine_works():
         names = [name for name, _, _ in missing]
-        print(f"starting {', '.join(names)} from docker-compose.yml ...", flush=True)
-        subprocess.run(["docker", "compose", "up", "-d", "--wait", *names], cwd=ROOT, check=False)
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if all(answers(url, 3306 if n == "mysql" else 5672) for n, _, url in missing):
-                return None
-            time.sleep(2)
+        print(f"starting {', '.join(names)} in Docker from {INFRA_COMPOSE.relative_to(ROOT)} ...", flush=True)
+        result = subprocess.run(
+            ["docker", "compose", "-f", str(INFRA_COMPOSE), "up", "-d", "--wait", *names], cwd=ROOT, check=False
+        )
+        if result.returncode == 0:
+            if "mysql" in names:
+                env["TDC_MYSQL_URL"] = DOCKER_MYSQL_URL
+            if "rabbitmq" in names:
+                env["TDC_AMQP_URL"] = DOCKER_AMQP_URL
+            return None
     return "; ".join(
         f"nothing answers at {url} ({'MySQL/MariaDB' if name == 'mysql' else 'RabbitMQ'}): start it or set {setting}"
         for name, setting, url in missing
@@ -221,7 +238,7 @@ def local_env() -> dict[str, str]:
 
 def main() -> int:
     env = local_env()
-    problem = ensure_infrastructure(env["TDC_MYSQL_URL"], env["TDC_AMQP_URL"])
+    problem = ensure_infrastructure(env)
     if problem:
         print(f"make run: {problem}", file=sys.stderr)
         return 1
