@@ -6,12 +6,17 @@ Each run gets its own schema prefix, bus namespace and free ports, so it never t
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
+import json
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
+import aio_pika
+import httpx
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -75,3 +80,52 @@ def stack(mysql_url: str, amqp_url: str, db_prefix: str, tmp_path_factory) -> It
         pytest.fail(f"the stack did not start: {exc}\n{tail}")
     yield RunningStack(stack, amqp_url, namespace, admin_email, admin_password)
     stack.stop()
+
+
+@pytest.fixture
+async def api(stack: RunningStack) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client for the gateway, the only door the journeys use."""
+    async with httpx.AsyncClient(base_url=stack.url, timeout=30) as client:
+        yield client
+
+
+class BusListener:
+    """Every event on the stack's exchange, read off an exclusive queue as a consumer would."""
+
+    def __init__(self) -> None:
+        self.arrived: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.seen: list[dict[str, Any]] = []
+
+    async def on_message(self, message: aio_pika.abc.AbstractIncomingMessage) -> None:
+        await self.arrived.put(json.loads(message.body))
+
+    async def expect(self, event_type: str, timeout: float = 30.0, **match: Any) -> dict[str, Any]:
+        """The first event of `event_type` whose data has the `match` values, waiting for it."""
+
+        def wanted(event: dict[str, Any]) -> bool:
+            return event["type"] == event_type and all(event["data"].get(k) == v for k, v in match.items())
+
+        for event in self.seen:
+            if wanted(event):
+                return event
+        async with asyncio.timeout(timeout):
+            while True:
+                event = await self.arrived.get()
+                self.seen.append(event)
+                if wanted(event):
+                    return event
+
+
+@pytest.fixture
+async def bus(stack: RunningStack) -> AsyncIterator[BusListener]:
+    listener = BusListener()
+    connection = await aio_pika.connect(stack.amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        exchange = await channel.declare_exchange(
+            f"{stack.namespace}.events", aio_pika.ExchangeType.TOPIC, durable=True
+        )
+        queue = await channel.declare_queue(exclusive=True)
+        await queue.bind(exchange, routing_key="#")
+        await queue.consume(listener.on_message, no_ack=True)
+        yield listener

@@ -3,17 +3,14 @@ refresh rotation and reuse, forged tokens, another user's data, admin user manag
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import hmac
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import aio_pika
 import httpx
 import jwt
 import pytest
@@ -22,55 +19,12 @@ from cryptography.hazmat.primitives import serialization
 from tdc_auth.keys import KeyRing, access_token_claims
 from tdc_auth.settings import AuthSettings
 
+if TYPE_CHECKING:
+    from conftest import BusListener
+
 pytestmark = pytest.mark.e2e
 
 PASSWORD = "night owls at the cave"
-
-
-class BusListener:
-    """An exclusive queue on the stack's exchange, read as the notification service would."""
-
-    def __init__(self) -> None:
-        self.arrived: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        self.seen: list[dict[str, Any]] = []
-
-    async def on_message(self, message: aio_pika.abc.AbstractIncomingMessage) -> None:
-        await self.arrived.put(json.loads(message.body))
-
-    async def expect(self, event_type: str, timeout: float = 30.0, **match: Any) -> dict[str, Any]:
-        def wanted(event: dict[str, Any]) -> bool:
-            return event["type"] == event_type and all(event["data"].get(k) == v for k, v in match.items())
-
-        for event in self.seen:
-            if wanted(event):
-                return event
-        async with asyncio.timeout(timeout):
-            while True:
-                event = await self.arrived.get()
-                self.seen.append(event)
-                if wanted(event):
-                    return event
-
-
-@pytest.fixture
-async def bus(stack) -> AsyncIterator[BusListener]:
-    listener = BusListener()
-    connection = await aio_pika.connect(stack.amqp_url)
-    async with connection:
-        channel = await connection.channel()
-        exchange = await channel.declare_exchange(
-            f"{stack.namespace}.events", aio_pika.ExchangeType.TOPIC, durable=True
-        )
-        queue = await channel.declare_queue(exclusive=True)
-        await queue.bind(exchange, routing_key="auth.#")
-        await queue.consume(listener.on_message, no_ack=True)
-        yield listener
-
-
-@pytest.fixture
-async def api(stack) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=stack.url, timeout=30) as client:
-        yield client
 
 
 def email() -> str:
