@@ -97,6 +97,7 @@ class Gateway:
         settings = self.settings
         connector = aiohttp.TCPConnector(
             limit=settings.gateway_upstream_connections,
+            limit_per_host=settings.gateway_upstream_connections_per_host,
             keepalive_timeout=settings.gateway_keepalive_seconds,
             ttl_dns_cache=30,
         )
