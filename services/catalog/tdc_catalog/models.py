@@ -64,6 +64,15 @@ def changes_of(body: BaseModel, not_null: tuple[str, ...] = ()) -> dict[str, Any
     return changes
 
 
+def translations_of(body: BaseModel, english_not_null: tuple[str, ...] = ()) -> dict[str, dict[str, Any]]:
+    """{language: fields sent} from a `{"translations": {...}}` body; English is the base row,
+    so its required columns may not be cleared."""
+    translations = {lang: changes_of(text) for lang, text in body.translations.items()}
+    if "en" in translations:
+        changes_of(body.translations["en"], english_not_null)
+    return translations
+
+
 # -- locations ---------------------------------------------------------------------------------
 
 

@@ -7,17 +7,7 @@ from typing import Any
 from tdc_shared.db import Session
 from tdc_shared.pagination import PageRequest
 
-from .common import (
-    image_of,
-    insert_row,
-    iso_utc,
-    like_pattern,
-    load_translations,
-    translated_columns,
-    update_row,
-    upsert_translations,
-    with_fallback,
-)
+from .common import TranslatedTable, image_of, like_pattern
 
 TEXT_FIELDS = ("tagline", "bio")
 BASE_FIELDS = (
@@ -35,10 +25,8 @@ BASE_FIELDS = (
     "created_at",
     "updated_at",
 )
-_PUBLIC_SELECT = (
-    f"SELECT {', '.join('a.' + f for f in BASE_FIELDS)}, {translated_columns('a', 't', TEXT_FIELDS)} "
-    "FROM artists a LEFT JOIN artist_translations t ON t.artist_id = a.id AND t.language = %s"
-)
+ARTISTS = TranslatedTable("artists", "artist_translations", "artist_id", BASE_FIELDS, TEXT_FIELDS)
+_PUBLIC_SELECT = ARTISTS.public_select("a")
 
 
 def to_public(row: dict[str, Any]) -> dict[str, Any]:
@@ -83,41 +71,19 @@ async def find_public(tx: Session, slug: str, lang: str) -> dict[str, Any] | Non
     return to_public(row) if row else None
 
 
-async def find_admin(tx: Session, artist_id: int) -> dict[str, Any] | None:
-    row = await tx.fetch_one(
-        f"SELECT {', '.join(BASE_FIELDS)}, {', '.join(TEXT_FIELDS)} FROM artists WHERE id = %s", (artist_id,)
-    )
-    if row is None:
-        return None
-    translations = await load_translations(tx, "artist_translations", "artist_id", [artist_id], TEXT_FIELDS)
-    row["is_active"] = bool(row["is_active"])
-    row["created_at"] = iso_utc(row["created_at"])
-    row["updated_at"] = iso_utc(row["updated_at"])
-    row["translations"] = translations.get(artist_id, {})
-    return row
+find_admin = ARTISTS.find_admin
+create = ARTISTS.create
+update = ARTISTS.update
+set_translations = ARTISTS.set_translations
+delete = ARTISTS.delete
 
 
-async def create(tx: Session, values: dict[str, Any]) -> int:
-    return await insert_row(tx, "artists", values)
-
-
-async def update(tx: Session, artist_id: int, changes: dict[str, Any]) -> None:
-    await update_row(tx, "artists", artist_id, changes)
-
-
-async def set_translations(tx: Session, artist_id: int, translations: dict[str, dict[str, Any]]) -> None:
-    english = translations.pop("en", None)
-    if english:
-        await update_row(tx, "artists", artist_id, english)
-    await upsert_translations(tx, "artist_translations", "artist_id", artist_id, translations)
+async def list_admin(tx: Session, limit: int, offset: int) -> list[dict[str, Any]]:
+    return await ARTISTS.admin_rows(tx, "ORDER BY name LIMIT %s OFFSET %s", (limit, offset))
 
 
 async def in_lineups(tx: Session, artist_id: int) -> bool:
     return bool(await tx.fetch_value("SELECT 1 FROM event_artists WHERE artist_id = %s LIMIT 1", (artist_id,)))
-
-
-async def delete(tx: Session, artist_id: int) -> None:
-    await tx.execute("DELETE FROM artists WHERE id = %s", (artist_id,))
 
 
 def bus_payload(admin: dict[str, Any]) -> dict[str, Any]:
@@ -127,5 +93,5 @@ def bus_payload(admin: dict[str, Any]) -> dict[str, Any]:
         "name": admin["name"],
         "genre": admin["genre"],
         "is_active": admin["is_active"],
-        "translations": with_fallback({f: admin[f] for f in TEXT_FIELDS}, admin["translations"]),
+        "translations": ARTISTS.all_languages(admin),
     }

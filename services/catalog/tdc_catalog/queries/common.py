@@ -1,4 +1,4 @@
-"""SQL helpers every resource shares: translated columns, translation upserts, partial updates.
+"""SQL helpers every resource shares: translated tables, translation upserts, partial updates.
 
 Table and column names here always come from constants in this package, never from a
 request; values always travel as `%s` parameters.
@@ -7,6 +7,7 @@ request; values always travel as `%s` parameters.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -125,3 +126,76 @@ async def ensure_slug_free(tx: Session, table: str, slug: str, row_id: int | Non
 
 def is_duplicate(exc: BaseException) -> bool:
     return isinstance(exc, mysql_errors.IntegrityError) and getattr(exc, "errno", None) == DUPLICATE_KEY
+
+
+@dataclass(frozen=True)
+class TranslatedTable:
+    """A resource whose English text sits in its base row and whose other languages sit in a
+    translations table keyed by (`owner`, language), field by field.
+
+    Everything here is a constant of this package (table and column names go into SQL text);
+    a new translated resource is one of these plus its own public shape.
+    """
+
+    table: str
+    translations: str
+    owner: str  # the translations table's column pointing at `table.id`
+    base_fields: tuple[str, ...]
+    text_fields: tuple[str, ...]
+    booleans: tuple[str, ...] = ("is_active",)
+    times: tuple[str, ...] = ("created_at", "updated_at")
+
+    @property
+    def admin_columns(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys((*self.base_fields, *self.text_fields)))
+
+    def public_select(self, alias: str, columns: Sequence[str] | None = None) -> str:
+        """`SELECT` base columns and the texts in the language bound to the first `%s`, English where missing."""
+        base = ", ".join(f"{alias}.{c}" for c in (columns or self.base_fields))
+        return (
+            f"SELECT {base}, {translated_columns(alias, 't', self.text_fields)} FROM {self.table} {alias} "
+            f"LEFT JOIN {self.translations} t ON t.{self.owner} = {alias}.id AND t.language = %s"
+        )
+
+    def normalise(self, row: dict[str, Any]) -> dict[str, Any]:
+        for name in self.booleans:
+            row[name] = bool(row[name])
+        for name in self.times:
+            row[name] = iso_utc(row[name])
+        return row
+
+    async def admin_rows(self, tx: Session, tail: str = "", params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """Rows as staff edit them (stored text, no fallback), each with its `translations`, in two
+        queries however many rows; `tail` (WHERE/ORDER BY/LIMIT) is SQL written in this package."""
+        rows = await tx.fetch_all(f"SELECT {', '.join(self.admin_columns)} FROM {self.table} {tail}", params)
+        translations = await load_translations(
+            tx, self.translations, self.owner, [r["id"] for r in rows], self.text_fields
+        )
+        for row in rows:
+            self.normalise(row)
+            row["translations"] = translations.get(row["id"], {})
+        return rows
+
+    async def find_admin(self, tx: Session, row_id: int) -> dict[str, Any] | None:
+        rows = await self.admin_rows(tx, "WHERE id = %s", (row_id,))
+        return rows[0] if rows else None
+
+    async def create(self, tx: Session, values: Mapping[str, Any]) -> int:
+        return await insert_row(tx, self.table, values)
+
+    async def update(self, tx: Session, row_id: int, changes: Mapping[str, Any]) -> None:
+        await update_row(tx, self.table, row_id, changes)
+
+    async def set_translations(self, tx: Session, row_id: int, translations: dict[str, dict[str, Any]]) -> None:
+        """`en` edits the base row (English is the fallback text); the others upsert their row."""
+        english = translations.pop("en", None)
+        if english:
+            await update_row(tx, self.table, row_id, english)
+        await upsert_translations(tx, self.translations, self.owner, row_id, translations)
+
+    async def delete(self, tx: Session, row_id: int) -> None:
+        await tx.execute(f"DELETE FROM {self.table} WHERE id = %s", (row_id,))
+
+    def all_languages(self, admin: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+        """An admin row's texts in every language, English filling the gaps (for bus payloads)."""
+        return with_fallback({f: admin[f] for f in self.text_fields}, admin["translations"])

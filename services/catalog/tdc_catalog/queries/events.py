@@ -12,17 +12,7 @@ from zoneinfo import ZoneInfo
 from tdc_shared.db import Session
 from tdc_shared.pagination import PageRequest
 
-from .common import (
-    image_of,
-    insert_row,
-    iso_utc,
-    like_pattern,
-    load_translations,
-    translated_columns,
-    update_row,
-    upsert_translations,
-    with_fallback,
-)
+from .common import TranslatedTable, image_of, iso_utc, like_pattern, translated_columns
 
 TEXT_FIELDS = ("title", "subtitle", "description")
 PUBLIC_STATUSES = ("published", "cancelled")
@@ -220,7 +210,15 @@ ADMIN_FIELDS = (
     "created_at",
     "updated_at",
 )
-_TIMES = ("start_utc", "end_utc", "published_at", "cancelled_at", "created_at", "updated_at")
+EVENTS = TranslatedTable(
+    "events",
+    "event_translations",
+    "event_id",
+    ADMIN_FIELDS,
+    TEXT_FIELDS,
+    booleans=("is_featured",),
+    times=("start_utc", "end_utc", "published_at", "cancelled_at", "created_at", "updated_at"),
+)
 
 
 async def find_row(tx: Session, event_id: int, *, lock: bool = False) -> dict[str, Any] | None:
@@ -228,44 +226,45 @@ async def find_row(tx: Session, event_id: int, *, lock: bool = False) -> dict[st
     return await tx.fetch_one(f"SELECT {', '.join(ADMIN_FIELDS)} FROM events WHERE id = %s{suffix}", (event_id,))
 
 
-async def find_admin(tx: Session, event_id: int) -> dict[str, Any] | None:
-    row = await find_row(tx, event_id)
-    if row is None:
-        return None
-    translations = await load_translations(tx, "event_translations", "event_id", [event_id], TEXT_FIELDS)
-    lineup = await tx.fetch_all(
-        "SELECT ea.artist_id, ea.position, ea.set_start_utc, ea.set_end_utc, a.slug, a.name "
-        "FROM event_artists ea JOIN artists a ON a.id = ea.artist_id WHERE ea.event_id = %s ORDER BY ea.position",
-        (event_id,),
+async def admin_rows(tx: Session, tail: str, params: list[Any] | tuple[Any, ...]) -> list[dict[str, Any]]:
+    """Events as staff edit them, with translations and lineups: three queries for any number."""
+    rows = await EVENTS.admin_rows(tx, tail, params)
+    if not rows:
+        return rows
+    marks = ", ".join(["%s"] * len(rows))
+    slots = await tx.fetch_all(
+        "SELECT ea.event_id, ea.artist_id, ea.position, ea.set_start_utc, ea.set_end_utc, a.slug, a.name "
+        f"FROM event_artists ea JOIN artists a ON a.id = ea.artist_id WHERE ea.event_id IN ({marks}) "
+        "ORDER BY ea.event_id, ea.position",
+        [r["id"] for r in rows],
     )
-    for name in _TIMES:
-        row[name] = iso_utc(row[name])
-    row["is_featured"] = bool(row["is_featured"])
-    row["translations"] = translations.get(event_id, {})
-    row["lineup"] = [
-        {**slot, "set_start_utc": iso_utc(slot["set_start_utc"]), "set_end_utc": iso_utc(slot["set_end_utc"])}
-        for slot in lineup
-    ]
-    return row
+    lineups: dict[int, list[dict[str, Any]]] = {}
+    for slot in slots:
+        event_id = slot.pop("event_id")
+        slot["set_start_utc"] = iso_utc(slot["set_start_utc"])
+        slot["set_end_utc"] = iso_utc(slot["set_end_utc"])
+        lineups.setdefault(event_id, []).append(slot)
+    for row in rows:
+        row["lineup"] = lineups.get(row["id"], [])
+    return rows
+
+
+async def find_admin(tx: Session, event_id: int) -> dict[str, Any] | None:
+    rows = await admin_rows(tx, "WHERE id = %s", (event_id,))
+    return rows[0] if rows else None
 
 
 async def create(tx: Session, values: dict[str, Any]) -> int:
-    return await insert_row(tx, "events", {"uid": str(uuid.uuid4()), **values})
+    return await EVENTS.create(tx, {"uid": str(uuid.uuid4()), **values})
 
 
-async def update(tx: Session, event_id: int, changes: dict[str, Any]) -> None:
-    await update_row(tx, "events", event_id, changes)
+update = EVENTS.update
+set_translations = EVENTS.set_translations
+delete = EVENTS.delete
 
 
 async def bump_sequence(tx: Session, event_id: int) -> None:
     await tx.execute("UPDATE events SET sequence = sequence + 1 WHERE id = %s", (event_id,))
-
-
-async def set_translations(tx: Session, event_id: int, translations: dict[str, dict[str, Any]]) -> None:
-    english = translations.pop("en", None)
-    if english:
-        await update_row(tx, "events", event_id, english)
-    await upsert_translations(tx, "event_translations", "event_id", event_id, translations)
 
 
 async def set_lineup(tx: Session, event_id: int, slots: list[dict[str, Any]]) -> None:
@@ -275,10 +274,6 @@ async def set_lineup(tx: Session, event_id: int, slots: list[dict[str, Any]]) ->
         "VALUES (%s, %s, %s, %s, %s)",
         [(event_id, s["artist_id"], i + 1, s["set_start"], s["set_end"]) for i, s in enumerate(slots)],
     )
-
-
-async def delete(tx: Session, event_id: int) -> None:
-    await tx.execute("DELETE FROM events WHERE id = %s", (event_id,))
 
 
 async def bus_payload(tx: Session, event_id: int) -> dict[str, Any]:
@@ -309,7 +304,7 @@ async def bus_payload(tx: Session, event_id: int) -> dict[str, Any]:
             }
             for s in admin["lineup"]
         ],
-        "translations": with_fallback({f: admin[f] for f in TEXT_FIELDS}, admin["translations"]),
+        "translations": EVENTS.all_languages(admin),
         "sequence": admin["sequence"],
         "is_featured": admin["is_featured"],
         "image_url": image["url"] if image else None,

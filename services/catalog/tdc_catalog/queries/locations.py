@@ -6,16 +6,7 @@ from typing import Any
 
 from tdc_shared.db import Session
 
-from .common import (
-    image_of,
-    insert_row,
-    iso_utc,
-    load_translations,
-    translated_columns,
-    update_row,
-    upsert_translations,
-    with_fallback,
-)
+from .common import TranslatedTable, image_of
 
 TEXT_FIELDS = ("name", "tagline", "description", "architecture_notes", "atmosphere_notes")
 BASE_FIELDS = (
@@ -36,10 +27,8 @@ BASE_FIELDS = (
     "created_at",
     "updated_at",
 )
-_PUBLIC_SELECT = (
-    f"SELECT {', '.join('l.' + f for f in BASE_FIELDS)}, {translated_columns('l', 't', TEXT_FIELDS)} "
-    "FROM locations l LEFT JOIN location_translations t ON t.location_id = l.id AND t.language = %s"
-)
+LOCATIONS = TranslatedTable("locations", "location_translations", "location_id", BASE_FIELDS, TEXT_FIELDS)
+_PUBLIC_SELECT = LOCATIONS.public_select("l")
 
 
 def keywords_in(value: list[str] | None) -> str | None:
@@ -96,17 +85,16 @@ async def public_id(tx: Session, slug: str) -> int | None:
 
 
 async def find_admin(tx: Session, location_id: int) -> dict[str, Any] | None:
-    row = await tx.fetch_one(
-        f"SELECT {', '.join(BASE_FIELDS)}, {', '.join(TEXT_FIELDS)} FROM locations WHERE id = %s", (location_id,)
-    )
-    if row is None:
-        return None
-    translations = await load_translations(tx, "location_translations", "location_id", [location_id], TEXT_FIELDS)
-    row["is_active"] = bool(row["is_active"])
-    row["mood_keywords"] = keywords_out(row["mood_keywords"])
-    row["created_at"] = iso_utc(row["created_at"])
-    row["updated_at"] = iso_utc(row["updated_at"])
-    row["translations"] = translations.get(location_id, {})
+    return _admin_shape(await LOCATIONS.find_admin(tx, location_id))
+
+
+async def list_admin(tx: Session) -> list[dict[str, Any]]:
+    return [_admin_shape(r) for r in await LOCATIONS.admin_rows(tx, "ORDER BY sort_order, name")]
+
+
+def _admin_shape(row: dict[str, Any] | None) -> dict[str, Any] | None:
+    if row is not None:
+        row["mood_keywords"] = keywords_out(row["mood_keywords"])
     return row
 
 
@@ -117,35 +105,27 @@ def _columns(changes: dict[str, Any]) -> dict[str, Any]:
 
 
 async def create(tx: Session, values: dict[str, Any]) -> int:
-    return await insert_row(tx, "locations", _columns(values))
+    return await LOCATIONS.create(tx, _columns(values))
 
 
 async def update(tx: Session, location_id: int, changes: dict[str, Any]) -> None:
-    await update_row(tx, "locations", location_id, _columns(changes))
+    await LOCATIONS.update(tx, location_id, _columns(changes))
 
 
-async def set_translations(tx: Session, location_id: int, translations: dict[str, dict[str, Any]]) -> None:
-    english = translations.pop("en", None)
-    if english:
-        await update_row(tx, "locations", location_id, english)
-    await upsert_translations(tx, "location_translations", "location_id", location_id, translations)
+set_translations = LOCATIONS.set_translations
+delete = LOCATIONS.delete
 
 
 async def has_events(tx: Session, location_id: int) -> bool:
     return bool(await tx.fetch_value("SELECT 1 FROM events WHERE location_id = %s LIMIT 1", (location_id,)))
 
 
-async def delete(tx: Session, location_id: int) -> None:
-    await tx.execute("DELETE FROM locations WHERE id = %s", (location_id,))
-
-
 def bus_payload(admin: dict[str, Any]) -> dict[str, Any]:
-    english = {f: admin[f] for f in TEXT_FIELDS}
     return {
         "id": admin["id"],
         "slug": admin["slug"],
         "name": admin["name"],
         "is_active": admin["is_active"],
         "mood_category": admin["mood_category"],
-        "translations": with_fallback(english, admin["translations"]),
+        "translations": LOCATIONS.all_languages(admin),
     }

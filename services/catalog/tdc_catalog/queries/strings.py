@@ -6,7 +6,16 @@ from typing import Any
 
 from tdc_shared.db import Session
 
-from .common import iso_utc, load_translations, update_row, upsert_translations
+from .common import TranslatedTable
+
+STRINGS = TranslatedTable(
+    "i18n_strings",
+    "i18n_string_translations",
+    "string_id",
+    ("id", "string_key", "text", "description", "created_at", "updated_at"),
+    ("text",),
+    booleans=(),
+)
 
 
 async def flat_map(tx: Session, lang: str) -> dict[str, str]:
@@ -35,39 +44,22 @@ def _shape(row: dict[str, Any]) -> dict[str, Any]:
         "key": row["string_key"],
         "text": row["text"],
         "description": row["description"],
-        "created_at": iso_utc(row["created_at"]),
-        "updated_at": iso_utc(row["updated_at"]),
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
+        "translations": row["translations"],
     }
 
 
 async def find_admin(tx: Session, string_id: int) -> dict[str, Any] | None:
-    row = await tx.fetch_one(
-        "SELECT id, string_key, text, description, created_at, updated_at FROM i18n_strings WHERE id = %s",
-        (string_id,),
-    )
-    if row is None:
-        return None
-    shaped = _shape(row)
-    translations = await load_translations(tx, "i18n_string_translations", "string_id", [string_id], ("text",))
-    shaped["translations"] = translations.get(string_id, {})
-    return shaped
+    row = await STRINGS.find_admin(tx, string_id)
+    return _shape(row) if row else None
 
 
 async def list_admin(tx: Session, prefix: str | None) -> list[dict[str, Any]]:
-    params: tuple[Any, ...] = ()
-    where = ""
-    if prefix:
-        where = " WHERE s.string_key LIKE %s"
-        params = (prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%",)
-    rows = await tx.fetch_all(
-        f"SELECT id, string_key, text, description, created_at, updated_at FROM i18n_strings s{where} "
-        "ORDER BY string_key",
-        params,
-    )
-    translations = await load_translations(
-        tx, "i18n_string_translations", "string_id", [r["id"] for r in rows], ("text",)
-    )
-    return [{**_shape(r), "translations": translations.get(r["id"], {})} for r in rows]
+    if not prefix:
+        return [_shape(r) for r in await STRINGS.admin_rows(tx, "ORDER BY string_key")]
+    pattern = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return [_shape(r) for r in await STRINGS.admin_rows(tx, "WHERE string_key LIKE %s ORDER BY string_key", (pattern,))]
 
 
 async def key_taken(tx: Session, key: str, string_id: int | None = None) -> bool:
@@ -84,15 +76,8 @@ async def create(tx: Session, key: str, text: str, description: str | None) -> i
 async def update(tx: Session, string_id: int, changes: dict[str, Any]) -> None:
     if "key" in changes:
         changes = {("string_key" if k == "key" else k): v for k, v in changes.items()}
-    await update_row(tx, "i18n_strings", string_id, changes)
+    await STRINGS.update(tx, string_id, changes)
 
 
-async def set_translations(tx: Session, string_id: int, translations: dict[str, dict[str, Any]]) -> None:
-    english = translations.pop("en", None)
-    if english:
-        await update_row(tx, "i18n_strings", string_id, english)
-    await upsert_translations(tx, "i18n_string_translations", "string_id", string_id, translations)
-
-
-async def delete(tx: Session, string_id: int) -> None:
-    await tx.execute("DELETE FROM i18n_strings WHERE id = %s", (string_id,))
+set_translations = STRINGS.set_translations
+delete = STRINGS.delete

@@ -14,9 +14,10 @@ from tdc_shared.events import publish
 from tdc_shared.pagination import Pagination, paginated
 
 from ..deps import Db, invalidate_on_commit
-from ..models import EventCreate, EventTranslations, EventUpdate, Lineup, changes_of
+from ..models import EventCreate, EventTranslations, EventUpdate, Lineup, changes_of, translations_of
 from ..queries import events as queries
-from ..queries.common import ensure_exists, ensure_slug_free
+from ..queries.common import ensure_exists
+from .common import check_references
 
 router = APIRouter(prefix="/api/v1/admin/events", tags=["admin: events"])
 
@@ -73,11 +74,9 @@ async def admin_list(db: Db, page: Pagination, _: StaffUser, status: str | None 
     where, params = (" WHERE status = %s", [status]) if status else ("", [])
     async with db.session() as s:
         total = await s.fetch_value(f"SELECT COUNT(*) FROM events{where}", params)
-        ids = await s.fetch_all(
-            f"SELECT id FROM events{where} ORDER BY start_utc DESC, id DESC LIMIT %s OFFSET %s",
-            [*params, page.limit, page.offset],
+        items = await queries.admin_rows(
+            s, f"{where} ORDER BY start_utc DESC, id DESC LIMIT %s OFFSET %s", [*params, page.limit, page.offset]
         )
-        items = [await queries.find_admin(s, r["id"]) for r in ids]
     return paginated(items, page, int(total))
 
 
@@ -97,9 +96,8 @@ async def create_event(body: EventCreate, request: Request, db: Db, _: StaffUser
     columns = _columns(values, zone)
     _check_times(columns)
     async with db.transaction() as tx:
-        await ensure_slug_free(tx, "events", columns["slug"])
+        await check_references(tx, "events", columns)
         await ensure_exists(tx, "locations", columns.get("location_id"), "location_id")
-        await ensure_exists(tx, "media", columns.get("image_media_id"), "image_media_id")
         event_id = await queries.create(tx, columns)
         invalidate_on_commit(request, tx)
         event = await queries.find_admin(tx, event_id)
@@ -118,10 +116,8 @@ async def update_event(event_id: int, body: EventUpdate, request: Request, db: D
             missing = _missing_for_publish(merged)
             if missing:
                 raise Unprocessable("A public event keeps its title, times and location", errors=missing)
-        if "slug" in columns:
-            await ensure_slug_free(tx, "events", columns["slug"], event_id)
+        await check_references(tx, "events", columns, event_id)
         await ensure_exists(tx, "locations", columns.get("location_id"), "location_id")
-        await ensure_exists(tx, "media", columns.get("image_media_id"), "image_media_id")
         await queries.update(tx, event_id, columns)
         event = await _changed(request, tx, event_id)
     return ok(event)
@@ -131,7 +127,7 @@ async def update_event(event_id: int, body: EventUpdate, request: Request, db: D
 async def set_translations(
     event_id: int, body: EventTranslations, request: Request, db: Db, _: StaffUser
 ) -> JSONResponse:
-    translations = {lang: changes_of(text) for lang, text in body.translations.items()}
+    translations = translations_of(body)
     async with db.transaction() as tx:
         row = await _row(tx, event_id)
         if row["status"] != "draft" and "en" in translations:

@@ -15,10 +15,10 @@ from tdc_shared.i18n import Lang
 from tdc_shared.pagination import Pagination, paginated
 
 from ..deps import Db, invalidate_on_commit
-from ..models import ArtistCreate, ArtistTranslations, ArtistUpdate, changes_of
+from ..models import ArtistCreate, ArtistTranslations, ArtistUpdate, changes_of, translations_of
 from ..queries import artists as queries
 from ..queries import events as event_queries
-from ..queries.common import ensure_exists, ensure_slug_free
+from .common import check_references, load_or_404
 
 router = APIRouter(prefix="/api/v1/artists", tags=["artists"])
 admin_router = APIRouter(prefix="/api/v1/admin/artists", tags=["admin: artists"])
@@ -65,10 +65,7 @@ async def artist_events(slug: str, db: Db, lang: Lang, page: Pagination) -> JSON
 
 
 async def _load(s: Session, artist_id: int) -> dict:
-    artist = await queries.find_admin(s, artist_id)
-    if artist is None:
-        raise NotFound("Artist not found")
-    return artist
+    return await load_or_404(s, queries.find_admin, artist_id, "Artist")
 
 
 async def _announce(request: Request, tx: Session, artist_id: int) -> dict:
@@ -82,8 +79,7 @@ async def _announce(request: Request, tx: Session, artist_id: int) -> dict:
 async def admin_list(db: Db, page: Pagination, _: StaffUser) -> JSONResponse:
     async with db.session() as s:
         total = await s.fetch_value("SELECT COUNT(*) FROM artists")
-        ids = await s.fetch_all("SELECT id FROM artists ORDER BY name LIMIT %s OFFSET %s", (page.limit, page.offset))
-        items = [await queries.find_admin(s, r["id"]) for r in ids]
+        items = await queries.list_admin(s, page.limit, page.offset)
     return paginated(items, page, int(total))
 
 
@@ -97,8 +93,7 @@ async def admin_get(artist_id: int, db: Db, _: StaffUser) -> JSONResponse:
 async def create_artist(body: ArtistCreate, request: Request, db: Db, _: StaffUser) -> JSONResponse:
     values = body.model_dump(exclude_none=True)
     async with db.transaction() as tx:
-        await ensure_slug_free(tx, "artists", values["slug"])
-        await ensure_exists(tx, "media", values.get("image_media_id"), "image_media_id")
+        await check_references(tx, "artists", values)
         artist = await _announce(request, tx, await queries.create(tx, values))
     return created(artist)
 
@@ -108,9 +103,7 @@ async def update_artist(artist_id: int, body: ArtistUpdate, request: Request, db
     changes = changes_of(body, NOT_NULL)
     async with db.transaction() as tx:
         await _load(tx, artist_id)
-        if "slug" in changes:
-            await ensure_slug_free(tx, "artists", changes["slug"], artist_id)
-        await ensure_exists(tx, "media", changes.get("image_media_id"), "image_media_id")
+        await check_references(tx, "artists", changes, artist_id)
         await queries.update(tx, artist_id, changes)
         artist = await _announce(request, tx, artist_id)
     return ok(artist)
@@ -120,7 +113,7 @@ async def update_artist(artist_id: int, body: ArtistUpdate, request: Request, db
 async def set_translations(
     artist_id: int, body: ArtistTranslations, request: Request, db: Db, _: StaffUser
 ) -> JSONResponse:
-    translations = {lang: changes_of(text) for lang, text in body.translations.items()}
+    translations = translations_of(body)
     async with db.transaction() as tx:
         await _load(tx, artist_id)
         await queries.set_translations(tx, artist_id, translations)

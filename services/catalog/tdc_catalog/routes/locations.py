@@ -6,16 +6,17 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from tdc_shared.auth import StaffUser
+from tdc_shared.db import Session
 from tdc_shared.envelope import Conflict, NotFound, created, no_content, ok
 from tdc_shared.events import publish
 from tdc_shared.i18n import Lang
 from tdc_shared.pagination import Pagination, paginated
 
 from ..deps import Db, invalidate_on_commit
-from ..models import LocationCreate, LocationTranslations, LocationUpdate, changes_of
+from ..models import LocationCreate, LocationTranslations, LocationUpdate, changes_of, translations_of
 from ..queries import events as event_queries
 from ..queries import locations as queries
-from ..queries.common import ensure_exists, ensure_slug_free
+from .common import check_references, load_or_404
 
 router = APIRouter(prefix="/api/v1/locations", tags=["locations"])
 admin_router = APIRouter(prefix="/api/v1/admin/locations", tags=["admin: locations"])
@@ -51,14 +52,11 @@ async def location_events(slug: str, db: Db, lang: Lang, page: Pagination) -> JS
 # -- staff ---------------------------------------------------------------------------------------
 
 
-async def _load(s, location_id: int) -> dict:
-    location = await queries.find_admin(s, location_id)
-    if location is None:
-        raise NotFound("Location not found")
-    return location
+async def _load(s: Session, location_id: int) -> dict:
+    return await load_or_404(s, queries.find_admin, location_id, "Location")
 
 
-async def _announce(request: Request, tx, location_id: int) -> dict:
+async def _announce(request: Request, tx: Session, location_id: int) -> dict:
     location = await _load(tx, location_id)
     await publish(tx, "catalog.location.updated", queries.bus_payload(location), source="catalog")
     invalidate_on_commit(request, tx)
@@ -68,8 +66,7 @@ async def _announce(request: Request, tx, location_id: int) -> dict:
 @admin_router.get("", summary="Every location, inactive ones included, with translations")
 async def admin_list(db: Db, _: StaffUser) -> JSONResponse:
     async with db.session() as s:
-        ids = [r["id"] for r in await s.fetch_all("SELECT id FROM locations ORDER BY sort_order, name")]
-        return ok([await queries.find_admin(s, i) for i in ids])
+        return ok(await queries.list_admin(s))
 
 
 @admin_router.get("/{location_id}", summary="One location with its translations")
@@ -82,10 +79,8 @@ async def admin_get(location_id: int, db: Db, _: StaffUser) -> JSONResponse:
 async def create_location(body: LocationCreate, request: Request, db: Db, _: StaffUser) -> JSONResponse:
     values = body.model_dump(exclude_none=True)
     async with db.transaction() as tx:
-        await ensure_slug_free(tx, "locations", values["slug"])
-        await ensure_exists(tx, "media", values.get("image_media_id"), "image_media_id")
-        location_id = await queries.create(tx, values)
-        location = await _announce(request, tx, location_id)
+        await check_references(tx, "locations", values)
+        location = await _announce(request, tx, await queries.create(tx, values))
     return created(location)
 
 
@@ -96,9 +91,7 @@ async def update_location(
     changes = changes_of(body, NOT_NULL)
     async with db.transaction() as tx:
         await _load(tx, location_id)
-        if "slug" in changes:
-            await ensure_slug_free(tx, "locations", changes["slug"], location_id)
-        await ensure_exists(tx, "media", changes.get("image_media_id"), "image_media_id")
+        await check_references(tx, "locations", changes, location_id)
         await queries.update(tx, location_id, changes)
         location = await _announce(request, tx, location_id)
     return ok(location)
@@ -108,9 +101,7 @@ async def update_location(
 async def set_translations(
     location_id: int, body: LocationTranslations, request: Request, db: Db, _: StaffUser
 ) -> JSONResponse:
-    translations = {lang: changes_of(text) for lang, text in body.translations.items()}
-    if "en" in translations:
-        changes_of(body.translations["en"], ("name",))
+    translations = translations_of(body, ("name",))
     async with db.transaction() as tx:
         await _load(tx, location_id)
         await queries.set_translations(tx, location_id, translations)

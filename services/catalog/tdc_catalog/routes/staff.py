@@ -7,14 +7,14 @@ from fastapi.responses import JSONResponse, Response
 
 from tdc_shared.auth import StaffUser
 from tdc_shared.db import Session
-from tdc_shared.envelope import NotFound, created, no_content, ok
+from tdc_shared.envelope import created, no_content, ok
 from tdc_shared.events import publish
 from tdc_shared.i18n import Lang
 
 from ..deps import Db, invalidate_on_commit
-from ..models import StaffCreate, StaffTranslations, StaffUpdate, changes_of
+from ..models import StaffCreate, StaffTranslations, StaffUpdate, changes_of, translations_of
 from ..queries import staff as queries
-from ..queries.common import ensure_exists, ensure_slug_free
+from .common import check_references, load_or_404
 
 router = APIRouter(prefix="/api/v1/staff", tags=["staff"])
 admin_router = APIRouter(prefix="/api/v1/admin/staff", tags=["admin: staff"])
@@ -29,10 +29,7 @@ async def list_staff(db: Db, lang: Lang) -> JSONResponse:
 
 
 async def _load(s: Session, staff_id: int) -> dict:
-    profile = await queries.find_admin(s, staff_id)
-    if profile is None:
-        raise NotFound("Staff profile not found")
-    return profile
+    return await load_or_404(s, queries.find_admin, staff_id, "Staff profile")
 
 
 async def _announce(request: Request, tx: Session, profile: dict, *, deleted: bool = False) -> None:
@@ -44,8 +41,7 @@ async def _announce(request: Request, tx: Session, profile: dict, *, deleted: bo
 @admin_router.get("", summary="Every staff profile, inactive ones included")
 async def admin_list(db: Db, _: StaffUser) -> JSONResponse:
     async with db.session() as s:
-        ids = await s.fetch_all("SELECT id FROM staff ORDER BY sort_order, name")
-        return ok([await queries.find_admin(s, r["id"]) for r in ids])
+        return ok(await queries.list_admin(s))
 
 
 @admin_router.get("/{staff_id}", summary="One profile with its translations")
@@ -58,8 +54,7 @@ async def admin_get(staff_id: int, db: Db, _: StaffUser) -> JSONResponse:
 async def create_profile(body: StaffCreate, request: Request, db: Db, _: StaffUser) -> JSONResponse:
     values = body.model_dump(exclude_none=True)
     async with db.transaction() as tx:
-        await ensure_slug_free(tx, "staff", values["slug"])
-        await ensure_exists(tx, "media", values.get("image_media_id"), "image_media_id")
+        await check_references(tx, "staff", values)
         profile = await _load(tx, await queries.create(tx, values))
         await _announce(request, tx, profile)
     return created(profile)
@@ -70,9 +65,7 @@ async def update_profile(staff_id: int, body: StaffUpdate, request: Request, db:
     changes = changes_of(body, NOT_NULL)
     async with db.transaction() as tx:
         await _load(tx, staff_id)
-        if "slug" in changes:
-            await ensure_slug_free(tx, "staff", changes["slug"], staff_id)
-        await ensure_exists(tx, "media", changes.get("image_media_id"), "image_media_id")
+        await check_references(tx, "staff", changes, staff_id)
         await queries.update(tx, staff_id, changes)
         profile = await _load(tx, staff_id)
         await _announce(request, tx, profile)
@@ -83,7 +76,7 @@ async def update_profile(staff_id: int, body: StaffUpdate, request: Request, db:
 async def set_translations(
     staff_id: int, body: StaffTranslations, request: Request, db: Db, _: StaffUser
 ) -> JSONResponse:
-    translations = {lang: changes_of(text) for lang, text in body.translations.items()}
+    translations = translations_of(body)
     async with db.transaction() as tx:
         await _load(tx, staff_id)
         await queries.set_translations(tx, staff_id, translations)

@@ -14,8 +14,9 @@ from tdc_shared.events import publish
 from tdc_shared.i18n import DEFAULT_LANGUAGE, LANGUAGES
 
 from ..deps import Db, invalidate_on_commit
-from ..models import StringCreate, StringTranslations, StringUpdate, changes_of
+from ..models import StringCreate, StringTranslations, StringUpdate, changes_of, translations_of
 from ..queries import strings as queries
+from .common import load_or_404
 
 router = APIRouter(prefix="/api/v1/i18n", tags=["i18n"])
 admin_router = APIRouter(prefix="/api/v1/admin/i18n", tags=["admin: i18n"])
@@ -58,10 +59,7 @@ async def strings(lang: str, db: Db) -> JSONResponse:
 
 
 async def _load(s: Session, string_id: int) -> dict:
-    item = await queries.find_admin(s, string_id)
-    if item is None:
-        raise NotFound("String not found")
-    return item
+    return await load_or_404(s, queries.find_admin, string_id, "String")
 
 
 async def _announce(request: Request, tx: Session, key: str, *, deleted: bool = False) -> None:
@@ -108,9 +106,7 @@ async def update_string(string_id: int, body: StringUpdate, request: Request, db
 async def set_translations(
     string_id: int, body: StringTranslations, request: Request, db: Db, _: StaffUser
 ) -> JSONResponse:
-    translations = {lang: changes_of(text) for lang, text in body.translations.items()}
-    if "en" in translations:
-        changes_of(body.translations["en"], ("text",))
+    translations = translations_of(body, ("text",))
     async with db.transaction() as tx:
         await _load(tx, string_id)
         await queries.set_translations(tx, string_id, translations)
