@@ -40,7 +40,7 @@ from ..settings import ServiceSettings
 from .broadcast import BroadcastConsumer
 from .consumer import ServiceConsumer
 from .handlers import BroadcastRegistry, HandlerRegistry
-from .link import BrokerLink
+from .link import STOP_GRACE_SECONDS, BrokerLink, stop_tasks
 from .metrics import BusMetrics
 from .relay import OutboxRelay
 from .topology import Names, declare_dead_letter_queue
@@ -109,6 +109,7 @@ class EventBus:
                 self.link, self.names, service=service, handlers=broadcast, metrics=self.metrics
             )
         self._tasks: list[asyncio.Task[Any]] = []
+        self._relay_task: asyncio.Task[None] | None = None
 
     async def connected(self) -> bool:
         """Readiness: false while the broker connection is down (or not yet set up)."""
@@ -125,16 +126,18 @@ class EventBus:
         if self.consumer is not None:
             self.consumer.start()
         if self.relay is not None:
-            self._tasks.append(asyncio.create_task(self.relay.run(), name=f"bus-relay-{self.service}"))
+            self._relay_task = asyncio.create_task(self.relay.run(), name=f"bus-relay-{self.service}")
+            self._tasks.append(self._relay_task)
         self._tasks.append(asyncio.create_task(self._housekeeping(), name=f"bus-housekeeping-{self.service}"))
 
     async def stop(self) -> None:
         for consumer in (self.consumer, self.broadcast):
             if consumer is not None:
                 await consumer.stop()
-        for task in reversed(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._relay_task is not None and self.relay is not None:
+            self.relay.stop()
+            await asyncio.wait([self._relay_task], timeout=STOP_GRACE_SECONDS)
+        await stop_tasks(self._tasks, "event bus")
         self._tasks.clear()
 
     async def _housekeeping(self) -> None:

@@ -36,7 +36,7 @@ from pydantic import ValidationError
 
 from ..db import Database, DatabaseUnavailable
 from .envelope import Event
-from .link import BrokerLink
+from .link import BrokerLink, stop_tasks
 from .metrics import BusMetrics
 from .topology import ATTEMPTS_HEADER, DEAD_AT_HEADER, DELIVERY_COUNT_HEADER, ERROR_HEADER, Names, declare_service_queue
 
@@ -142,9 +142,7 @@ class ServiceConsumer:
                 await asyncio.wait_for(queue.cancel(tag), 5)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._idle.wait(), grace)
-        for task in [*self._workers, *self._retries]:
-            task.cancel()
-        await asyncio.gather(*self._workers, *self._retries, return_exceptions=True)
+        await stop_tasks([*self._workers, *self._retries], f"consumer of {self.queue_name}")
         self._workers.clear()
 
     async def _receive(self, message: AbstractIncomingMessage) -> None:

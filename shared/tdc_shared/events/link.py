@@ -14,7 +14,7 @@ import contextlib
 import logging
 import os
 import socket
-from typing import Protocol
+from typing import Any, Protocol
 
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractConnection
@@ -22,6 +22,19 @@ from aio_pika.abc import AbstractChannel, AbstractConnection
 log = logging.getLogger(__name__)
 
 FIRST_RETRY_SECONDS = 0.05
+STOP_GRACE_SECONDS = 5.0
+
+
+async def stop_tasks(tasks: list[asyncio.Task[Any]], what: str) -> None:
+    """Cancel `tasks` and wait a bounded time: a task that swallowed its cancellation (the
+    drivers use wait_for, which can on 3.11) must not hang the service's shutdown."""
+    for task in tasks:
+        task.cancel()
+    if not tasks:
+        return
+    _, pending = await asyncio.wait(tasks, timeout=STOP_GRACE_SECONDS)
+    if pending:
+        log.warning("%s: %d task(s) did not stop: %s", what, len(pending), [t.get_name() for t in pending])
 
 
 class LinkUser(Protocol):

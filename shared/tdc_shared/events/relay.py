@@ -84,12 +84,18 @@ class OutboxRelay:
         self._retry_max_seconds = retry_max_seconds
         self._publish_timeout = publish_timeout
         self._wakeup = asyncio.Event()
+        self.stopping = False
         self._exchange: AbstractExchange | None = None
         self._backlog_at = 0.0
         link.add_user(self)
 
     def wake(self) -> None:
         self._wakeup.set()
+
+    def stop(self) -> None:
+        """Finish the pass in progress (its rows get marked), then leave the loop."""
+        self.stopping = True
+        self.wake()
 
     async def on_connect(self, connection: AbstractConnection) -> None:
         channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
@@ -104,7 +110,7 @@ class OutboxRelay:
         _relays.add(self)
         db_delay = 0.1
         try:
-            while True:
+            while not self.stopping:
                 await self._link.ready.wait()
                 exchange = self._exchange
                 if exchange is None:
@@ -134,8 +140,11 @@ class OutboxRelay:
                 await self._refresh_backlog()
                 if claimed >= self._batch_size:
                     continue
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
+                # that races with the event, and the relay would then never stop.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wakeup.wait(), self._poll_seconds)
+                    async with asyncio.timeout(self._poll_seconds):
+                        await self._wakeup.wait()
         finally:
             _relays.discard(self)
 
