@@ -9,7 +9,8 @@ from fastapi import Depends, Request
 from tdc_shared.db import Database, Session
 
 
-def _database(request: Request) -> Database:
+async def _database(request: Request) -> Database:
+    # `async`: FastAPI runs a plain `def` dependency in its thread pool, a thread hop per request.
     return request.app.state.db
 
 

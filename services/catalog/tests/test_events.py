@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from catalog_testkit import make_artist, make_event, make_location, unique
 
+from tdc_catalog.queries import events as event_queries
+
 
 async def test_draft_is_private_until_published(catalog):
     location = await make_location(catalog)
@@ -164,6 +166,30 @@ async def test_lineup_in_order_with_set_times(catalog):
 
     by_artist = (await catalog.client.get(f"/api/v1/artists/{first['slug']}/events")).json()
     assert [e["slug"] for e in by_artist["data"]] == [event["slug"]]
+
+
+async def test_lineups_stay_whole_when_the_server_cuts_the_aggregate(catalog):
+    # MariaDB stops JSON_ARRAYAGG at group_concat_max_len; the lineups are then read row by row.
+    location = await make_location(catalog)
+    artists = [await make_artist(catalog, name=f"Act {i}") for i in range(3)]
+    events = [await make_event(catalog, location["id"]) for _ in range(2)]
+    for event, acts in zip(events, (artists, artists[:2]), strict=True):
+        body = {"lineup": [{"artist_id": a["id"]} for a in acts]}
+        response = await catalog.client.put(
+            f"/api/v1/admin/events/{event['id']}/lineup", json=body, headers=catalog.staff
+        )
+        assert response.status_code == 200
+    ids = [e["id"] for e in events]
+    async with catalog.db.session() as s:
+        whole = await event_queries.lineups(s, ids)
+        await s.execute("SET SESSION group_concat_max_len = 200")
+        try:
+            cut = await event_queries.lineups(s, ids)
+        finally:
+            await s.execute("SET SESSION group_concat_max_len = DEFAULT")
+    assert cut == whole
+    assert [slot["artist"]["name"] for slot in whole[ids[0]]] == ["Act 0", "Act 1", "Act 2"]
+    assert [slot["position"] for slot in whole[ids[1]]] == [1, 2]
 
 
 async def test_bad_lineups(catalog):

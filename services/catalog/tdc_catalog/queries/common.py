@@ -21,9 +21,19 @@ MEDIA_VARIANTS: tuple[str, ...] = ("thumb", "medium", "large")
 DUPLICATE_KEY = 1062
 
 
+def translated(base: str, trans: str, field: str) -> str:
+    """`COALESCE(NULLIF(t.f, ''), b.f)`: the translation, or English where it is missing or empty."""
+    return f"COALESCE(NULLIF({trans}.{field}, ''), {base}.{field})"
+
+
 def translated_columns(base: str, trans: str, fields: Sequence[str]) -> str:
     """`COALESCE(NULLIF(t.f, ''), b.f) AS f, ...`: English field by field where a translation is missing."""
-    return ", ".join(f"COALESCE(NULLIF({trans}.{f}, ''), {base}.{f}) AS {f}" for f in fields)
+    return ", ".join(f"{translated(base, trans, f)} AS {f}" for f in fields)
+
+
+def json_object(fields: Sequence[tuple[str, str]]) -> str:
+    """`JSON_OBJECT('name', expression, ...)` from (name, SQL expression) pairs written in code."""
+    return "JSON_OBJECT(" + ", ".join(f"'{name}', {expression}" for name, expression in fields) + ")"
 
 
 def like_pattern(text: str) -> str:

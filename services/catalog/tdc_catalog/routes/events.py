@@ -68,8 +68,8 @@ async def list_events(
 
 async def _calendar(request: Request, db, lang: str, filters: queries.Filters) -> Response:
     async with db.session() as s:
-        rows = await queries.select_public(s, lang, filters)
-    lineups = {r["id"]: queries.lineup_of(r) for r in rows}
+        rows = await queries.select_public(s, lang, filters, for_calendar=True)
+        lineups = await queries.lineups(s, [r["id"] for r in rows])
     body = ics.calendar(rows, lineups, name=request.app.state.settings.catalog_calendar_name)
     return Response(body, media_type=ICS_MEDIA_TYPE)
 
@@ -80,9 +80,7 @@ async def event_ics(slug: str, request: Request, db: Db, lang: Lang) -> Response
         row = await queries.find_public_row(s, slug, lang)
         if row is None:
             raise NotFound(f"Event '{slug}' not found")
-    body = ics.calendar(
-        [row], {row["id"]: queries.lineup_of(row)}, name=request.app.state.settings.catalog_calendar_name
-    )
+    body = ics.calendar([row], {row["id"]: row["lineup"]}, name=request.app.state.settings.catalog_calendar_name)
     return Response(body, media_type=ICS_MEDIA_TYPE)
 
 
@@ -93,7 +91,7 @@ async def get_event(slug: str, db: Db, lang: Lang) -> JSONResponse:
         if row is None:
             raise NotFound(f"Event '{slug}' not found")
         location = await location_queries.find_public_by_id(s, row["location_id"], lang)
-    event = queries.to_public(row)
+    event = queries.to_public(row, row["lineup"])
     event["location"] = location
     return ok(event)
 
