@@ -51,7 +51,7 @@ def negotiate_language(lang: str | None, accept_language: str | None) -> str:
     return DEFAULT_LANGUAGE
 
 
-def _language(
+async def _language(
     request: Request,
     lang: Annotated[str | None, Query(description="Language: en, it, fr or es")] = None,
 ) -> str:

@@ -38,7 +38,7 @@ class PageRequest:
         }
 
 
-def _page_request(
+async def _page_request(
     page: Annotated[int, Query(ge=1, le=100_000, description="Page number, from 1")] = 1,
     per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE, description="Items per page, 1 to 100")] = DEFAULT_PER_PAGE,
 ) -> PageRequest:
