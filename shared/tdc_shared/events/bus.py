@@ -136,7 +136,8 @@ class EventBus:
                 await consumer.stop()
         if self._relay_task is not None and self.relay is not None:
             self.relay.stop()
-            await asyncio.wait([self._relay_task], timeout=STOP_GRACE_SECONDS)
+            if self.link.ready.is_set():  # else it waits for the broker: nothing to finish
+                await asyncio.wait([self._relay_task], timeout=STOP_GRACE_SECONDS)
         await stop_tasks(self._tasks, "event bus")
         self._tasks.clear()
 

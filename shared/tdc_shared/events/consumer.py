@@ -183,7 +183,8 @@ class ServiceConsumer:
                 # Only a stale binding routes a type we no longer handle here.
                 log.warning("no handler for %s on %s; acked and ignored", event.type, self.queue_name)
                 self._metrics.handled.labels(event.type, "ignored").inc()
-                await message.ack()
+                with contextlib.suppress(Exception):
+                    await message.ack()
                 continue
             deliveries.append(Delivery(message, event, handlers, attempt))
         if len(deliveries) > 1:

@@ -61,3 +61,25 @@ async def test_readyz_follows_the_broker_connection(mysql_url, amqp_url, schema_
             await asyncio.sleep(0)
     finally:
         await proxy.stop()
+
+
+async def test_stops_cleanly_while_the_broker_is_away_and_keeps_the_outbox(
+    mysql_url, amqp_url, schema_prefix, namespace
+):
+    proxy = TcpProxy(amqp_url)
+    await proxy.start()
+    proxy.cut()
+    settings = bus_settings(mysql_url, proxy.url, schema_prefix, namespace)
+    app = create_service(
+        ServiceSpec(name="catalog", settings=settings, components=[event_bus()], extra_migrations=[MIGRATIONS])
+    )
+    try:
+        async with asyncio.timeout(30):  # a hang guard, not a speed check
+            async with app.router.lifespan_context(app):
+                async with app.state.db.transaction() as tx:
+                    event = await publish(tx, "catalog.location.updated", {"id": 2}, source="catalog")
+                db = app.state.db
+                row = await db.fetch_one("SELECT sent_at FROM outbox WHERE event_id = %s", (str(event.id),))
+                assert row["sent_at"] is None  # waits in the outbox for the broker
+    finally:
+        await proxy.stop()
