@@ -19,8 +19,8 @@ def publish_calls() -> list[tuple[str, str, str | None]]:
     calls = []
     for folder in ("services", "shared", "gateway"):
         for path in (ROOT / folder).rglob("*.py"):
-            if ".venv" in path.parts or path.resolve() == Path(__file__).resolve():
-                continue  # this file publishes unlisted types on purpose, to see them refused
+            if ".venv" in path.parts or "tests" in path.parts:
+                continue  # tests publish unlisted types on purpose, to see them refused
             for match in PUBLISH_CALL.finditer(path.read_text(encoding="utf-8")):
                 source = SOURCE.search(match.group("rest"))
                 calls.append((str(path.relative_to(ROOT)), match.group(1), source.group(1) if source else None))
