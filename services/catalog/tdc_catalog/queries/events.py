@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import uuid
 from dataclasses import dataclass
@@ -126,15 +125,10 @@ def to_utc(value: datetime, zone: str) -> datetime:
     return value.astimezone(UTC).replace(tzinfo=None)
 
 
-@functools.cache
-def _zone(name: str) -> ZoneInfo:
-    return ZoneInfo(name)
-
-
 def local_iso(value: datetime | None, zone: str) -> str | None:
     if value is None:
         return None
-    return value.replace(tzinfo=UTC).astimezone(_zone(zone)).isoformat(timespec="seconds")
+    return value.replace(tzinfo=UTC).astimezone(ZoneInfo(zone)).isoformat(timespec="seconds")
 
 
 async def lineups(tx: Session, event_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
@@ -346,6 +340,16 @@ delete = EVENTS.delete
 
 async def bump_sequence(tx: Session, event_id: int) -> None:
     await tx.execute("UPDATE events SET sequence = sequence + 1 WHERE id = %s", (event_id,))
+
+
+# The column stamped when an event reaches each status (names from code, never from input).
+_STATUS_STAMPS = {"published": "published_at", "cancelled": "cancelled_at"}
+
+
+async def move_to(tx: Session, event_id: int, status: str) -> None:
+    await tx.execute(
+        f"UPDATE events SET status = %s, {_STATUS_STAMPS[status]} = UTC_TIMESTAMP(6) WHERE id = %s", (status, event_id)
+    )
 
 
 async def set_lineup(tx: Session, event_id: int, slots: list[dict[str, Any]]) -> None:

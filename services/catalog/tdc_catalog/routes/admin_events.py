@@ -32,6 +32,11 @@ async def _row(tx: Session, event_id: int) -> dict[str, Any]:
     return row
 
 
+def _check_transition(row: dict[str, Any], status: str) -> None:
+    if status not in queries.TRANSITIONS[row["status"]]:
+        raise Conflict(f"A {row['status']} event cannot be {status}")
+
+
 def _missing_for_publish(row: dict[str, Any]) -> dict[str, list[str]]:
     return {field: ["required to publish"] for column, field in REQUIRED_TO_PUBLISH.items() if not row.get(column)}
 
@@ -167,14 +172,11 @@ async def set_lineup(event_id: int, body: Lineup, request: Request, db: Db, _: S
 async def publish_event(event_id: int, request: Request, db: Db, _: StaffUser) -> JSONResponse:
     async with db.transaction() as tx:
         row = await _row(tx, event_id)
-        if "published" not in queries.TRANSITIONS[row["status"]]:
-            raise Conflict(f"A {row['status']} event cannot be published")
+        _check_transition(row, "published")
         missing = _missing_for_publish(row)
         if missing:
             raise Unprocessable("The event is not ready to publish", errors=missing)
-        await tx.execute(
-            "UPDATE events SET status = 'published', published_at = UTC_TIMESTAMP(6) WHERE id = %s", (event_id,)
-        )
+        await queries.move_to(tx, event_id, "published")
         event = await _changed(request, tx, event_id, "published")
     return ok(event)
 
@@ -182,12 +184,8 @@ async def publish_event(event_id: int, request: Request, db: Db, _: StaffUser) -
 @router.post("/{event_id}/cancel", summary="published -> cancelled (stays listed, marked cancelled)")
 async def cancel_event(event_id: int, request: Request, db: Db, _: StaffUser) -> JSONResponse:
     async with db.transaction() as tx:
-        row = await _row(tx, event_id)
-        if "cancelled" not in queries.TRANSITIONS[row["status"]]:
-            raise Conflict(f"A {row['status']} event cannot be cancelled")
-        await tx.execute(
-            "UPDATE events SET status = 'cancelled', cancelled_at = UTC_TIMESTAMP(6) WHERE id = %s", (event_id,)
-        )
+        _check_transition(await _row(tx, event_id), "cancelled")
+        await queries.move_to(tx, event_id, "cancelled")
         event = await _changed(request, tx, event_id, "cancelled")
     return ok(event)
 
