@@ -64,7 +64,11 @@ async def test_every_event_applied_once_across_two_outages(mysql_url, amqp_url, 
             assert (effects["n"], effects["d"]) == (TOTAL, TOTAL)
             notes = await consumer_db.fetch_value("SELECT COUNT(DISTINCT note) FROM effects")
             assert notes == TOTAL
-            assert await producer_db.fetch_value("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL") == 0
+
+            async def all_marked_sent() -> bool:
+                return await producer_db.fetch_value("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL") == 0
+
+            await wait_until(all_marked_sent, what="every outbox row to be marked sent")
             assert proxy.connections >= 6  # each service reconnected after each outage
             assert await broker_up()
     finally:

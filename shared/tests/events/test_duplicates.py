@@ -20,7 +20,9 @@ LOCK_WAITS = (
 
 
 async def test_two_simultaneous_copies_apply_once(mysql_url, amqp_url, schema_prefix, namespace):
-    settings = bus_settings(mysql_url, amqp_url, schema_prefix, namespace)
+    # Prefetch 1: the replica holding the first copy cannot take the second, so the second
+    # goes to the other replica and both transactions really run at the same time.
+    settings = bus_settings(mysql_url, amqp_url, schema_prefix, namespace, bus_prefetch=1)
     handlers = HandlerRegistry()
     entered = asyncio.Event()
     gate = asyncio.Event()

@@ -62,7 +62,11 @@ async def test_two_relays_and_a_lower_id_committing_late(mysql_url, amqp_url, sc
             return received[str(low.id)] == 1
 
         await wait_until(low_received, what="the lower id committed late to be published")
-        assert await db.fetch_value("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL") == 0
+
+        async def all_marked_sent() -> bool:  # the mark follows the confirm, a moment after delivery
+            return await db.fetch_value("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL") == 0
+
+        await wait_until(all_marked_sent, what="every row to be marked sent")
         assert len(received) == 201 and set(received.values()) == {1}
 
         def confirmed() -> float:
@@ -102,8 +106,12 @@ async def test_unroutable_event_stays_in_the_outbox_until_a_queue_is_bound(
                 return received[str(event.id)] == 1
 
             await wait_until(delivered, what="the retried row to reach the queue once bound")
-        row = await db.fetch_one("SELECT sent_at, last_error FROM outbox WHERE event_id = %s", (str(event.id),))
-        assert row["sent_at"] is not None and row["last_error"] is None
+
+        async def marked_sent() -> bool:
+            row = await db.fetch_one("SELECT sent_at, last_error FROM outbox WHERE event_id = %s", (str(event.id),))
+            return row["sent_at"] is not None and row["last_error"] is None
+
+        await wait_until(marked_sent, what="the row to be marked sent, its error cleared")
 
 
 async def test_a_commit_wakes_the_relay_without_waiting_for_the_poll(mysql_url, amqp_url, schema_prefix, namespace):

@@ -20,7 +20,7 @@ async def test_outbox_to_consumer_once(mysql_url, amqp_url, schema_prefix, names
     @handlers.on("catalog.event.published")
     async def remember(tx: Session, event: Event) -> None:
         await tx.execute("INSERT INTO effects (event_id, note) VALUES (%s, %s)", (str(event.id), event.data["slug"]))
-        seen.append(str(event.id))
+        tx.after_commit(lambda: seen.append(str(event.id)))
 
     async with (
         running_service("notification", settings, handlers=handlers, relay=False) as consumer,
@@ -36,12 +36,21 @@ async def test_outbox_to_consumer_once(mysql_url, amqp_url, schema_prefix, names
         db = consumer.state.db
         assert await db.fetch_value("SELECT COUNT(*) FROM effects WHERE event_id = %s", (str(event.id),)) == 1
         assert await db.fetch_value("SELECT COUNT(*) FROM processed_events WHERE event_id = %s", (str(event.id),)) == 1
+
+        async def marked_sent() -> bool:  # the mark follows the confirm, a moment after delivery
+            return counter_value(producer, "tdc_events_published_total", type="catalog.event.published") == 1
+
+        await wait_until(marked_sent, what="the relay to mark the row sent")
         row = await producer.state.db.fetch_one(
             "SELECT sent_at, attempts FROM outbox WHERE event_id = %s", (str(event.id),)
         )
         assert row["sent_at"] is not None and row["attempts"] == 1
-        assert (
-            counter_value(consumer, "tdc_events_handled_total", type="catalog.event.published", outcome="handled") == 1
-        )
-        assert counter_value(producer, "tdc_events_published_total", type="catalog.event.published") == 1
+
+        async def counted() -> bool:  # counted after the ack, just after the commit
+            return (
+                counter_value(consumer, "tdc_events_handled_total", type="catalog.event.published", outcome="handled")
+                == 1
+            )
+
+        await wait_until(counted, what="the consumer to count the event")
         assert await consumer.state.readiness["broker"]()
