@@ -19,6 +19,23 @@ class EventSpec:
     description: str = ""
 
 
+# What a calendar, email or Second Life consumer needs of an event without calling the catalog.
+EVENT_SNAPSHOT = (
+    "id",
+    "uid",
+    "slug",
+    "status",
+    "start_utc",
+    "end_utc",
+    "timezone",
+    "location",
+    "artists",
+    "translations",
+    "sequence",
+    "is_featured",
+    "image_url",
+)
+
 EVENTS: dict[str, EventSpec] = {
     spec.type: spec
     for spec in (
@@ -70,63 +87,21 @@ EVENTS: dict[str, EventSpec] = {
             "catalog.event.published",
             "catalog",
             ("notification", "integration", "catalog"),
-            (
-                "id",
-                "uid",
-                "slug",
-                "status",
-                "start_utc",
-                "end_utc",
-                "timezone",
-                "location",
-                "artists",
-                "translations",
-                "sequence",
-                "is_featured",
-                "image_url",
-            ),
+            EVENT_SNAPSHOT,
             "An event became public.",
         ),
         EventSpec(
             "catalog.event.updated",
             "catalog",
             ("notification", "integration", "catalog"),
-            (
-                "id",
-                "uid",
-                "slug",
-                "status",
-                "start_utc",
-                "end_utc",
-                "timezone",
-                "location",
-                "artists",
-                "translations",
-                "sequence",
-                "is_featured",
-                "image_url",
-            ),
+            EVENT_SNAPSHOT,
             "A published event changed (time, lineup, texts).",
         ),
         EventSpec(
             "catalog.event.cancelled",
             "catalog",
             ("notification", "integration", "catalog"),
-            (
-                "id",
-                "uid",
-                "slug",
-                "status",
-                "start_utc",
-                "end_utc",
-                "timezone",
-                "location",
-                "artists",
-                "translations",
-                "sequence",
-                "is_featured",
-                "image_url",
-            ),
+            EVENT_SNAPSHOT,
             "A published event was cancelled.",
         ),
         EventSpec(

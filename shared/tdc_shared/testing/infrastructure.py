@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+
+from ..probe import answers
 
 LOCAL_MYSQL = "mysql://root:@127.0.0.1:3306"
 LOCAL_AMQP = "amqp://guest:guest@127.0.0.1:5672/"
@@ -30,15 +30,6 @@ class Infrastructure:
     mysql_url: str
     amqp_url: str
     origin: str
-
-
-def reachable(url: str, default_port: int, timeout: float = 1.0) -> bool:
-    parts = urlsplit(url)
-    try:
-        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or default_port), timeout):
-            return True
-    except OSError:
-        return False
 
 
 def docker_works() -> bool:
@@ -62,9 +53,9 @@ def _from_env(*names: str) -> str | None:
 def provide() -> Iterator[Infrastructure]:
     mysql_url = _from_env("TDC_TEST_MYSQL_URL", "TDC_MYSQL_URL")
     amqp_url = _from_env("TDC_TEST_AMQP_URL", "TDC_AMQP_URL")
-    if mysql_url is None and reachable(LOCAL_MYSQL, 3306):
+    if mysql_url is None and answers(LOCAL_MYSQL, 3306):
         mysql_url = LOCAL_MYSQL
-    if amqp_url is None and reachable(LOCAL_AMQP, 5672):
+    if amqp_url is None and answers(LOCAL_AMQP, 5672):
         amqp_url = LOCAL_AMQP
     if mysql_url and amqp_url:
         yield Infrastructure(mysql_url, amqp_url, "configured or local servers")
