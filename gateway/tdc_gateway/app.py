@@ -21,11 +21,13 @@ from tdc_shared.logs import accept_request_id, configure_logging
 from tdc_shared.settings import ServiceSettings
 
 from .cors import Cors
+from .errors import send_error
+from .fast import FastUpstreams
 from .local import build_local_app
 from .metrics import ProxyMetrics
 from .openapi import OpenApiMerger
 from .policy import PolicyEnforcer, envelope_bytes
-from .proxy import SKIP_AUTO_HEADERS, Proxy, send_error
+from .proxy import SKIP_AUTO_HEADERS, Proxy
 from .settings import GatewaySettings
 from .table import RoutingTable, load_table
 
@@ -60,6 +62,7 @@ class Gateway:
         self.enforcer: PolicyEnforcer | None = None
         self.session: aiohttp.ClientSession | None = None
         self.proxy: Proxy | None = None
+        self.fast: FastUpstreams | None = None
         self.openapi: OpenApiMerger | None = None
         self.local = build_local_app(self)
 
@@ -113,7 +116,18 @@ class Gateway:
             settings.gateway_sl_signature_header,
             tuple(settings.gateway_webhook_signature_headers),
         )
-        proxy = Proxy(self.session, self.enforcer, self.cors, self.metrics, frozenset(settings.gateway_trusted_proxies))
+        self.fast = FastUpstreams(
+            settings.gateway_keepalive_seconds,
+            settings.gateway_upstream_connections_per_host or settings.gateway_upstream_connections,
+        )
+        proxy = Proxy(
+            self.session,
+            self.enforcer,
+            self.cors,
+            self.metrics,
+            frozenset(settings.gateway_trusted_proxies),
+            self.fast,
+        )
         for route in self.table.routes:
             if not route.local:
                 proxy.prepare(route)
@@ -127,6 +141,8 @@ class Gateway:
         )
 
     async def shutdown(self) -> None:
+        if self.fast is not None:
+            self.fast.close()
         if self.session is not None:
             await self.session.close()
             # Let aiohttp's connections finish closing before the loop goes away.

@@ -1,7 +1,9 @@
 """The hot path: forward one HTTP request to its route's upstream and stream the answer back.
 
-A plain ASGI function over one keep-alive `aiohttp` session (see PITFALLS.md "HTTP": an
-httpx-based proxy measured 0.12-0.17 of direct). Everything per route is computed when the
+A plain ASGI function. Plain-HTTP upstreams get most requests over our own keep-alive client
+(fast.py, upstream.py); streamed request bodies, HEAD and https upstreams go over one
+keep-alive `aiohttp` session (see PITFALLS.md "HTTP": an httpx-based proxy measured 0.12-0.17
+of direct). Everything per route is computed when the
 table loads; per request we make one pass over the headers, check the policy (verified
 tokens are cached until they expire), and copy bytes. No logging on success.
 """
@@ -25,6 +27,14 @@ from starlette.types import Receive, Scope, Send
 from tdc_shared.logs import accept_request_id
 
 from .cors import Cors
+from .errors import BAD_GATEWAY as _BAD_GATEWAY
+from .errors import TIMEOUT as _TIMEOUT
+from .errors import TOO_LARGE as _TOO_LARGE
+from .errors import UNAVAILABLE as _UNAVAILABLE
+from .errors import send_error
+from .fast import DROP_RESPONSE as _DROP_RESPONSE
+from .fast import SMALL_BODY, FastUpstreams, request_head
+from .fast import forward as forward_fast
 from .metrics import ProxyMetrics
 from .policy import PolicyEnforcer, Rejected, envelope_bytes, identity_headers
 from .table import Route
@@ -32,8 +42,6 @@ from .table import Route
 log = logging.getLogger("tdc.gateway")
 
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
-# Responses up to this size are read whole and sent in one message; larger ones stream.
-SMALL_BODY = 256 * 1024
 # Set on the session: aiohttp must not add headers the client did not send (an Accept-Encoding
 # would get the client a compressed body it never asked for).
 SKIP_AUTO_HEADERS = ("User-Agent", "Accept-Encoding", "Content-Type")
@@ -68,21 +76,6 @@ _DROP_REQUEST = frozenset(
         b"x-auth-request-email",
     }
 )
-# uvicorn adds its own date and server headers: the upstream's would be duplicates.
-_DROP_RESPONSE = frozenset(
-    {
-        b"connection",
-        b"keep-alive",
-        b"transfer-encoding",
-        b"upgrade",
-        b"trailer",
-        b"proxy-connection",
-        b"x-request-id",
-        b"date",
-        b"server",
-    }
-)
-_JSON = (b"content-type", b"application/json")
 
 
 class BodyTooLarge(Exception):
@@ -93,21 +86,6 @@ class ClientGone(Exception):
     pass
 
 
-async def send_error(
-    send: Send, status: int, body: bytes, request_id: bytes, extra: list[tuple[bytes, bytes]] | tuple = ()
-) -> None:
-    headers = [_JSON, (b"content-length", str(len(body)).encode()), (b"x-request-id", request_id), *extra]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
-
-
-_UNAVAILABLE = envelope_bytes("Service temporarily unavailable")
-_TIMEOUT = envelope_bytes("Upstream service timed out")
-_BAD_GATEWAY = envelope_bytes("Bad gateway: the upstream service failed to answer")
-_TOO_LARGE = envelope_bytes("Request body too large")
-_RATE_LIMITED = envelope_bytes("Too many requests")
-
-
 class Proxy:
     def __init__(
         self,
@@ -116,8 +94,10 @@ class Proxy:
         cors: Cors,
         metrics: ProxyMetrics,
         trusted_proxies: frozenset[str],
+        fast: FastUpstreams | None = None,
     ) -> None:
         self.session = session
+        self.fast = fast
         self.enforcer = enforcer
         self.cors = cors
         self.metrics = metrics
@@ -134,6 +114,8 @@ class Proxy:
             sock_connect=route.connect_timeout,
             sock_read=route.response_timeout,
         )
+        if self.fast is not None:
+            self.fast.add(route.upstream)
         if route.rate_limit is not None:
             self._limits[route.router] = RateLimitItemPerSecond(
                 route.rate_limit.amount, route.rate_limit.window_seconds
@@ -239,9 +221,21 @@ class Proxy:
         replayable = method in IDEMPOTENT and not isinstance(data, AsyncIterator)
 
         query = scope.get("query_string")
-        url = route.upstream + scope.get("raw_path", scope["path"].encode()).decode("latin-1")
+        target = scope.get("raw_path", scope["path"].encode()).decode("latin-1")
         if query:
-            url += "?" + query.decode("latin-1")
+            target += "?" + query.decode("latin-1")
+        fast = self.fast.get(route.upstream) if self.fast is not None and method != "HEAD" else None
+        if fast is not None and not isinstance(data, AsyncIterator):
+            pool, upstream_host, base_path = fast
+            try:
+                request = request_head(method, base_path + target, upstream_host, forwarded, data)
+            except (ValueError, UnicodeEncodeError):
+                await send_error(send, 400, envelope_bytes("Invalid header value"), rid_bytes, cors_headers)
+                return 400
+            if data:
+                request += data
+            return await forward_fast(pool, route, request, replayable, send, rid, rid_bytes, cors_headers)
+        url = route.upstream + target
         timeout = self._timeouts[route.router]
 
         attempt = 0
