@@ -153,6 +153,8 @@ class Stack:
                 "--no-access-log",
                 "--lifespan",
                 "on",
+                # The gateway decides itself which peers' X-Forwarded-For to trust (as deploy/docker).
+                *(["--no-proxy-headers"] if name == "gateway" else []),
             ]
             popen = subprocess.Popen(
                 command,
