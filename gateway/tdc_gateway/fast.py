@@ -136,6 +136,9 @@ async def forward(
             _warn(route, rid, 502, exc)
             await send_error(send, 502, BAD_GATEWAY, rid_bytes, cors_headers)
             return 502
+        except BaseException:
+            conn.close()  # cancelled mid-exchange: the connection's state is unknown
+            raise
     try:
         return await _relay(conn, route, send, rid, rid_bytes, cors_headers)
     finally:

@@ -215,7 +215,13 @@ class UpstreamPool:
                 while self.limit and self.open >= self.limit:
                     waiter: asyncio.Future[Connection | None] = self.loop.create_future()
                     self._waiters.append(waiter)
-                    handed = await waiter
+                    try:
+                        handed = await waiter
+                    except asyncio.CancelledError:
+                        # Timed out just as a connection was handed over: give it to the next.
+                        if waiter.done() and not waiter.cancelled() and waiter.result() is not None:
+                            self.put(waiter.result())  # type: ignore[arg-type]
+                        raise
                     if handed is not None:
                         return handed
                 self.open += 1
