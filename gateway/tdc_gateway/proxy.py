@@ -337,19 +337,8 @@ class Proxy:
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes:
-    chunks = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise ClientGone
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
+    """The whole request body (a small one), under the same limit and disconnect rules as a stream."""
+    return b"".join([chunk async for chunk in _stream_body(receive, limit, [False])])
 
 
 async def _stream_body(receive: Receive, limit: int, too_large: list[bool]) -> AsyncIterator[bytes]:
