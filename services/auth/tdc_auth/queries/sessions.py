@@ -70,6 +70,14 @@ async def active_for_user(tx: Session, user_id: int) -> list[Row]:
     )
 
 
+async def count_active(tx: Session) -> int:
+    """Sign-ins that can still refresh: not revoked and before their absolute end (`expires_at`, fixed at login)."""
+    count = await tx.fetch_value(
+        "SELECT COUNT(*) FROM sessions WHERE revoked_at IS NULL AND expires_at > %s", (utcnow(),)
+    )
+    return int(count or 0)
+
+
 async def owned(tx: Session, session_id: str, user_id: int) -> Row | None:
     return await tx.fetch_one(
         "SELECT id, revoked_at, expires_at FROM sessions WHERE id = %s AND user_id = %s", (session_id, user_id)

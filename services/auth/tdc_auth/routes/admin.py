@@ -1,4 +1,4 @@
-"""Admin user management: search, inspect, change role or disable."""
+"""Admin user management: search, inspect, change role or disable; account and session counts."""
 
 from __future__ import annotations
 
@@ -37,6 +37,16 @@ async def list_users(
             tx, query=q, role=role, is_active=is_active, limit=page.limit, offset=page.offset
         )
     return paginated([user_out(row) for row in rows], page, total)
+
+
+# Declared before `/{user_id}`: routes match in order, and "summary" would otherwise fail that int path as a 422.
+@router.get("/summary", summary="Account and sign-in counts (the auth section of the admin dashboard)")
+async def users_summary(admin: AdminUser, db: Db) -> JSONResponse:
+    async with db.transaction() as tx:
+        await active_admin(tx, admin)
+        user_counts = await users.summary(tx)
+        active_sessions = await session_rows.count_active(tx)
+    return ok({"users": user_counts, "sessions": {"active": active_sessions}})
 
 
 @router.get("/{user_id}", summary="One user")
