@@ -11,11 +11,13 @@ from tdc_shared.auth import StaffUser
 from tdc_shared.db import Session
 from tdc_shared.envelope import Conflict, NotFound, Unprocessable, created, no_content, ok
 from tdc_shared.events import publish
+from tdc_shared.i18n import Lang
 from tdc_shared.pagination import Pagination, paginated
 
 from ..deps import Db, invalidate_on_commit
 from ..models import EventCreate, EventTranslations, EventUpdate, Lineup, changes_of, translations_of
 from ..queries import events as queries
+from ..queries import summary as summary_queries
 from ..queries.common import ensure_exists
 from .common import check_references
 
@@ -83,6 +85,16 @@ async def admin_list(db: Db, page: Pagination, _: StaffUser, status: str | None 
             s, f"{where} ORDER BY start_utc DESC, id DESC LIMIT %s OFFSET %s", [*params, page.limit, page.offset]
         )
     return paginated(items, page, int(total))
+
+
+# Declared before `/{event_id}`: routes match in order, and "summary" would be a 422 there.
+# Under /api/v1/admin/, so the public response cache never keeps it (see cache.py).
+@router.get("/summary", summary="Counts and the next published events, for the staff dashboard")
+async def admin_summary(db: Db, _: StaffUser, lang: Lang) -> JSONResponse:
+    # The role check is declared first so a stranger gets 401/403, never a 422 about `lang`.
+    async with db.session() as s:
+        summary = await summary_queries.summary(s, lang)
+    return ok(summary)
 
 
 @router.get("/{event_id}", summary="One event with translations and lineup")
