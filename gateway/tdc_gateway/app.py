@@ -21,6 +21,7 @@ from tdc_shared.logs import accept_request_id, configure_logging
 from tdc_shared.settings import ServiceSettings
 
 from .cors import Cors
+from .dashboard import Dashboard
 from .errors import send_error
 from .fast import FastUpstreams
 from .local import build_local_app
@@ -64,6 +65,7 @@ class Gateway:
         self.proxy: Proxy | None = None
         self.fast: FastUpstreams | None = None
         self.openapi: OpenApiMerger | None = None
+        self.dashboard: Dashboard | None = None
         self.local = build_local_app(self)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -86,7 +88,9 @@ class Gateway:
             if route is None:
                 await send_error(send, 404, _NOT_FOUND, accept_request_id(_request_id(scope)).encode())
             elif route.local:
-                await self.local(scope, receive, send)
+                # The gateway's own routed endpoints (the admin dashboard) check their policy
+                # themselves; browsers calling them cross-origin need the CORS headers.
+                await self.local(scope, receive, self.cors.wrap_send(scope, send))
             else:
                 assert self.proxy is not None, "the gateway serves requests only after its start-up"
                 await self.proxy(route, scope, receive, send)
@@ -135,6 +139,7 @@ class Gateway:
         self.openapi = OpenApiMerger(
             self.table, self.session, self.local.openapi(), settings.gateway_openapi_cache_seconds
         )
+        self.dashboard = Dashboard(self.table, self.session, settings.gateway_dashboard_deadline_seconds)
         log.info(
             "gateway started",
             extra={"routes": len(self.table.routes), "upstreams": self.table.upstreams()},

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from starlette.types import Scope, Send
+from starlette.types import Message, Scope, Send
 
 from .policy import envelope_bytes
 
@@ -33,6 +33,20 @@ class Cors:
 
     def response_headers(self, origin: str) -> tuple[tuple[bytes, bytes], ...]:
         return self._headers.get(origin, ((b"vary", b"Origin"),))
+
+    def wrap_send(self, scope: Scope, send: Send) -> Send:
+        """`send` adding the CORS headers for the request's Origin to the response start."""
+        origin = next((v.decode("latin-1") for n, v in scope["headers"] if n == b"origin"), None)
+        if origin is None:
+            return send
+        extra = self.response_headers(origin)
+
+        async def send_with_cors(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", ()), *extra]}
+            await send(message)
+
+        return send_with_cors
 
     @staticmethod
     def preflight_request(scope: Scope) -> tuple[str, bytes] | None:

@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 from importlib.resources import files
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import aiohttp
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from tdc_shared.envelope import NotFound, fail, install_error_handlers, ok
+from tdc_shared.envelope import ApiError, NotFound, fail, install_error_handlers, ok
+from tdc_shared.i18n import Lang
+from tdc_shared.logs import accept_request_id, request_id_var
 from tdc_shared.observability import HttpMetrics, RequestContextMiddleware
 
 from .openapi import DOCS_HTML, DOCS_INIT_JS
@@ -27,6 +29,22 @@ STATIC_FILES = {"swagger-ui.css": "text/css", "swagger-ui-bundle.js": "text/java
 FORWARDED_IDENTITY = ("X-User-Id", "X-User-Role", "X-User-Patreon-Tier")
 
 
+async def _admin_authorization(request: Request) -> str:
+    """The caller's Authorization header once it carries a valid admin token; else 401/403."""
+    enforcer = request.app.state.gateway.enforcer
+    authorization = request.headers.get("authorization")
+    try:
+        await enforcer.check("admin", authorization, set())
+    except Rejected as exc:
+        headers = {k.decode(): v.decode() for k, v in exc.headers}
+        raise ApiError(exc.message, status=exc.status, headers=headers) from exc
+    assert authorization is not None
+    return authorization
+
+
+AdminAuthorization = Annotated[str, Depends(_admin_authorization)]
+
+
 def build_local_app(gateway: Gateway) -> FastAPI:
     app = FastAPI(
         title="The Dreamer's Cave API gateway",
@@ -34,6 +52,7 @@ def build_local_app(gateway: Gateway) -> FastAPI:
         redoc_url=None,
         openapi_url=None,
     )
+    app.state.gateway = gateway
     install_error_handlers(app)
     app.include_router(_routes(gateway))
     app.add_middleware(
@@ -46,6 +65,21 @@ def build_local_app(gateway: Gateway) -> FastAPI:
 
 def _routes(gateway: Gateway) -> APIRouter:
     router = APIRouter(tags=["gateway"])
+
+    @router.get(
+        "/api/v1/admin/dashboard",
+        tags=["admin: dashboard"],
+        summary="Admin dashboard: each service's summary in one answer (admin)",
+        description=(
+            "`data` has one key per section (users, catalog, ...). A section whose service is down, slow or "
+            "refuses is null, and `meta.sections` says why; the other sections are still there."
+        ),
+    )
+    async def dashboard(authorization: AdminAuthorization, lang: Lang) -> JSONResponse:
+        assert gateway.dashboard is not None
+        request_id = request_id_var.get() or accept_request_id(None)
+        data, meta = await gateway.dashboard.compose(authorization, lang, request_id)
+        return ok(data, meta=meta, headers={"Cache-Control": "no-store"})
 
     @router.get("/healthz", summary="Liveness of the gateway")
     async def healthz() -> JSONResponse:

@@ -41,6 +41,8 @@ class GatewaySettings(ServiceSettings):
     gateway_trusted_proxies: Annotated[list[str], NoDecode] = []
 
     gateway_openapi_cache_seconds: float = 10.0
+    # How long the admin dashboard waits for the slowest service before showing it as unavailable.
+    gateway_dashboard_deadline_seconds: float = 3.0
     # Signature policies only check that the header is there; the service verifies the HMAC.
     gateway_sl_signature_header: str = "X-SL-Signature"
     gateway_webhook_signature_headers: Annotated[list[str], NoDecode] = ["X-Patreon-Signature"]

@@ -44,6 +44,7 @@ ARCHITECTURE_PREFIXES = [
     "/api/v1/admin/notifications",
     "/api/v1/sl",
     "/api/v1/admin/integrations",
+    "/api/v1/admin/dashboard",
 ]
 
 
