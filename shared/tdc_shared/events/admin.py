@@ -28,7 +28,15 @@ from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
 from aiormq.exceptions import ChannelNotFoundEntity
 
 from ..settings import ServiceSettings
-from .topology import ATTEMPTS_HEADER, DEAD_AT_HEADER, DELIVERY_COUNT_HEADER, ERROR_HEADER, REPLAYS_HEADER, Names
+from .topology import (
+    ATTEMPTS_HEADER,
+    DEAD_AT_HEADER,
+    DELIVERY_COUNT_HEADER,
+    ERROR_HEADER,
+    REPLAYS_HEADER,
+    Names,
+    persistent_copy,
+)
 
 # Headers describing a past death; a replayed message starts clean.
 _DEATH_HEADERS = (
@@ -134,17 +142,7 @@ async def replay_dead_letters(
             headers = {k: v for k, v in (message.headers or {}).items() if k not in _DEATH_HEADERS}
             headers[REPLAYS_HEADER] = int(headers.get(REPLAYS_HEADER) or 0) + 1
             await publisher.default_exchange.publish(
-                aio_pika.Message(
-                    body=message.body,
-                    headers=headers,
-                    content_type=message.content_type,
-                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                    message_id=message.message_id,
-                    type=message.type,
-                    app_id=message.app_id,
-                    correlation_id=message.correlation_id,
-                    timestamp=message.timestamp,
-                ),
+                persistent_copy(message, headers),
                 routing_key=names.queue(service),
                 mandatory=True,
                 timeout=30,

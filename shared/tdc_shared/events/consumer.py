@@ -42,7 +42,15 @@ from .acks import AckTracker
 from .envelope import Event
 from .link import BrokerLink, stop_tasks
 from .metrics import BusMetrics
-from .topology import ATTEMPTS_HEADER, DEAD_AT_HEADER, DELIVERY_COUNT_HEADER, ERROR_HEADER, Names, declare_service_queue
+from .topology import (
+    ATTEMPTS_HEADER,
+    DEAD_AT_HEADER,
+    DELIVERY_COUNT_HEADER,
+    ERROR_HEADER,
+    Names,
+    declare_service_queue,
+    persistent_copy,
+)
 
 log = logging.getLogger(__name__)
 
@@ -315,17 +323,8 @@ class ServiceConsumer:
         headers.update(
             {ERROR_HEADER: error[:2000], ATTEMPTS_HEADER: attempt, DEAD_AT_HEADER: datetime.now(UTC).isoformat()}
         )
-        dead = aio_pika.Message(
-            body=message.body,
-            headers=headers,
-            content_type=properties.content_type,
-            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-            message_id=properties.message_id,
-            type=properties.message_type,
-            app_id=properties.app_id,
-            correlation_id=properties.correlation_id,
-            timestamp=properties.timestamp,
-        )
+        # Read through aio-pika's message only here, on the rare path, to share the copy with replay.
+        dead = persistent_copy(aio_pika.IncomingMessage(message, no_ack=True), headers)
         exchange = self._dead_exchange
         try:
             if exchange is None:

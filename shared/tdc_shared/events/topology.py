@@ -16,9 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import aio_pika
-from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractQueue
+from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractMessage, AbstractQueue
 
 # Headers the bus adds to a dead letter so an operator sees why it is there.
 ERROR_HEADER = "x-tdc-error"
@@ -27,6 +28,25 @@ DEAD_AT_HEADER = "x-tdc-dead-at"
 REPLAYS_HEADER = "x-tdc-replays"
 # Set by quorum queues on redelivery: how many times the message went back to the queue.
 DELIVERY_COUNT_HEADER = "x-delivery-count"
+
+
+def persistent_copy(message: AbstractMessage, headers: dict[str, Any]) -> aio_pika.Message:
+    """The same event with other headers, persistent: how a dead letter is parked and replayed.
+
+    Every property a consumer or an operator reads survives the trip (id, type, source,
+    correlation id, timestamp), so a replayed event is the event that died.
+    """
+    return aio_pika.Message(
+        body=message.body,
+        headers=headers,
+        content_type=message.content_type,
+        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        message_id=message.message_id,
+        type=message.type,
+        app_id=message.app_id,
+        correlation_id=message.correlation_id,
+        timestamp=message.timestamp,
+    )
 
 
 @dataclass(frozen=True)

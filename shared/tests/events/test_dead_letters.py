@@ -6,13 +6,14 @@ import asyncio
 import json
 import os
 import sys
+from datetime import UTC, datetime
 
 import aio_pika
 
 from tdc_shared.db import Session
 from tdc_shared.events import Event, HandlerRegistry, publish
 from tdc_shared.events.admin import list_dead_letters, replay_dead_letters
-from tdc_shared.events.topology import Names, declare_service_queue
+from tdc_shared.events.topology import ERROR_HEADER, Names, declare_service_queue, persistent_copy
 
 from .conftest import bus_settings, counter_value, running_service, wait_until
 
@@ -87,6 +88,7 @@ async def test_poison_goes_to_dead_letters_and_replays_once(mysql_url, amqp_url,
         letters = {letter.event_id: letter for letter in await list_dead_letters(amqp_url, namespace, "notification")}
         assert set(letters) == {str(poison.id), "garbage-1"}
         assert letters[str(poison.id)].attempts == 3
+        assert letters[str(poison.id)].type == "catalog.event.published"
         assert "RuntimeError: the handler cannot cope" in letters[str(poison.id)].error
         assert letters["garbage-1"].attempts == 1 and letters["garbage-1"].error.startswith("malformed message")
 
@@ -156,3 +158,22 @@ async def test_broker_dead_letters_what_no_consumer_could(amqp_url, namespace):
         (letter,) = await list_dead_letters(amqp_url, namespace, "notification")
         assert letter.event_id == "returned-forever"
         assert letter.error.startswith("dead-lettered by the broker: ")
+
+
+def test_a_dead_letter_copy_keeps_what_consumers_and_operators_read():
+    sent_at = datetime(2026, 11, 1, 20, 0, tzinfo=UTC)
+    original = aio_pika.Message(
+        b'{"id": "e-1"}',
+        content_type="application/json",
+        message_id="e-1",
+        type="catalog.event.published",
+        app_id="catalog",
+        correlation_id="req-7",
+        timestamp=sent_at,
+        headers={"x-delivery-count": 2},
+    )
+    copy = persistent_copy(original, {ERROR_HEADER: "boom"})
+    assert copy.body == original.body and copy.headers == {ERROR_HEADER: "boom"}
+    assert copy.delivery_mode == aio_pika.DeliveryMode.PERSISTENT
+    kept = ("content_type", "message_id", "type", "app_id", "correlation_id", "timestamp")
+    assert {name: getattr(copy, name) for name in kept} == {name: getattr(original, name) for name in kept}
