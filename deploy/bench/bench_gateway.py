@@ -6,7 +6,7 @@ Starts a tdc_shared upstream (deploy/bench/gateway_upstream.py) and the gateway 
 in production (uvicorn, one worker each), then for a public endpoint and a bearer-protected
 one prints requests/s, p50 and p99, direct and through the gateway, and the ratios.
 Targets (issue 5): throughput ratio >= 0.90, p99 added <= 2 ms, at 32 connections.
-Direct and gateway runs alternate for BENCH_ROUNDS rounds (default 3) of BENCH_SECONDS each
+Direct and gateway runs alternate for BENCH_ROUNDS rounds (default 5) of BENCH_SECONDS each
 (default 6), and each figure is the median over the rounds: on a shared machine the load
 changes from one run to the next, and alternating spreads that over both sides.
 """
@@ -33,7 +33,7 @@ sys.path.insert(0, str(REPO / "shared"))
 from tdc_shared.testing.keys import SigningKey, jwks  # noqa: E402
 
 SECONDS = int(os.environ.get("BENCH_SECONDS", "6"))
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
 CONNECTIONS = 32
 THREADS = 2
 
