@@ -1,4 +1,5 @@
-"""Deleting what can no longer be used: ended sessions (with their refresh tokens) and spent one-time tokens.
+"""Deleting what can no longer be used: ended sessions (with their refresh tokens), spent one-time tokens,
+and throttle hits older than the longest throttle window.
 
 Runs in every replica; the deletes are idempotent and sliced, so replicas overlapping is harmless.
 Ended sessions are kept a week after they end so "why was I signed out" can still be answered.
@@ -17,6 +18,7 @@ from fastapi import FastAPI
 from tdc_shared.db import Database, DatabaseUnavailable
 
 from .clock import utcnow
+from .queries import throttle_hits
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +28,12 @@ SLICE = 1000
 MAX_SLICES = 100
 
 
-async def purge(db: Database) -> int:
-    """One pass; returns how many rows went."""
+async def purge(db: Database, throttle_window: timedelta = KEEP_ENDED) -> int:
+    """One pass; returns how many rows went.
+
+    Throttle hits go once older than `throttle_window`: the service passes its longest throttle window
+    (the default week outlasts any window we configure).
+    """
     cutoff = utcnow() - KEEP_ENDED
     statements = (
         (
@@ -35,6 +41,7 @@ async def purge(db: Database) -> int:
             (cutoff, cutoff, SLICE),
         ),
         ("DELETE FROM one_time_tokens WHERE expires_at < %s LIMIT %s", (cutoff, SLICE)),
+        (throttle_hits.PURGE, (utcnow() - throttle_window, SLICE)),
     )
     removed = 0
     for sql, params in statements:
@@ -53,9 +60,9 @@ def housekeeping(app: FastAPI) -> contextlib.AbstractAsyncContextManager[None]:
             while True:
                 await asyncio.sleep(EVERY_SECONDS)
                 try:
-                    removed = await purge(app.state.db)
+                    removed = await purge(app.state.db, app.state.auth.throttle.longest_window)
                     if removed:
-                        log.info("purged ended sessions and spent tokens", extra={"rows": removed})
+                        log.info("purged ended sessions, spent tokens and old throttle hits", extra={"rows": removed})
                 except DatabaseUnavailable as exc:
                     log.warning("housekeeping skipped: %s", exc)
                 except Exception:

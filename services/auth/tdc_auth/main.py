@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -26,6 +28,23 @@ def create_app(settings: AuthSettings | None = None, *, bus: bool = True) -> Fas
     """`bus=False` leaves events in the outbox table (for tests that read them there)."""
     settings = settings or AuthSettings()
     keys = KeyRing.from_settings(settings)
+
+    @contextlib.asynccontextmanager
+    async def auth_context(app: FastAPI) -> AsyncIterator[None]:
+        # Built once the lifespan has opened the database: the throttle keeps its counts there.
+        app.state.auth = AuthContext(
+            settings=settings,
+            keys=keys,
+            passwords=Passwords(
+                time_cost=settings.auth_argon2_time_cost,
+                memory_kib=settings.auth_argon2_memory_kib,
+                parallelism=settings.auth_argon2_parallelism,
+                concurrency=settings.auth_hash_concurrency,
+            ),
+            throttle=Throttle(settings, app.state.db),
+        )
+        yield
+
     app = create_service(
         ServiceSpec(
             name="auth",
@@ -33,22 +52,11 @@ def create_app(settings: AuthSettings | None = None, *, bus: bool = True) -> Fas
             routers=[tokens.router, accounts.router, oauth.router, profile.router, admin.router],
             migrations=Path(__file__).parent.parent / "migrations",
             extra_migrations=[EVENT_MIGRATIONS],
-            components=[event_bus(), bootstrap_admin, housekeeping] if bus else [bootstrap_admin, housekeeping],
+            components=[auth_context, *([event_bus()] if bus else []), bootstrap_admin, housekeeping],
             demo_data=demo_data,
             verifier=keys.verifier,
             description="Accounts, tokens (JWT + JWKS), OAuth sign-in, profiles and admin user management.",
         )
-    )
-    app.state.auth = AuthContext(
-        settings=settings,
-        keys=keys,
-        passwords=Passwords(
-            time_cost=settings.auth_argon2_time_cost,
-            memory_kib=settings.auth_argon2_memory_kib,
-            parallelism=settings.auth_argon2_parallelism,
-            concurrency=settings.auth_hash_concurrency,
-        ),
-        throttle=Throttle(settings),
     )
     app.state.oauth = OAuthProviders(settings)
     # Carries OAuth state, nonce and PKCE verifier from the login redirect to the callback, signed,

@@ -1,60 +1,103 @@
-"""Throttling with `limits` (moving windows, in-process memory).
+"""Throttling in moving windows, counted in the auth schema so every replica sees the same counts.
 
 Only failures count, and windows slide: an attacker can slow guessing against an account
 to a handful per window, but the owner is never locked out for longer than one window.
-Memory storage is per replica; with N replicas the effective limit is at most N times higher.
+Each counted hit is a row of `throttle_hits` (bucket, SHA-256 of the email or IP, time from
+`clock.utcnow`); housekeeping deletes hits older than the longest window.
 """
 
 from __future__ import annotations
 
-import time
+import hashlib
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from ipaddress import ip_address
 
 from fastapi import Request
 from limits import parse
-from limits.aio.storage import MemoryStorage
-from limits.aio.strategies import MovingWindowRateLimiter
 
+from tdc_shared.db import Database
 from tdc_shared.envelope import TooManyRequests
 
+from .clock import utcnow
+from .queries import throttle_hits
 from .settings import AuthSettings
+
+LOGIN_ACCOUNT = "login-account"
+LOGIN_CLIENT = "login-client"
+
+
+@dataclass(frozen=True)
+class Limit:
+    amount: int
+    window: timedelta
+
+    @classmethod
+    def parse(cls, text: str) -> Limit:
+        """`limits` syntax, e.g. "5/15 minutes"."""
+        item = parse(text)
+        return cls(item.amount, timedelta(seconds=item.get_expiry()))
+
+    def retry_after(self, oldest: datetime | None, now: datetime) -> int:
+        """Seconds until the oldest counted hit leaves the window, at least 1."""
+        return max(1, math.ceil(((oldest or now) + self.window - now).total_seconds()))
+
+
+def _subject(key: str) -> str:
+    """What the table stores for an email or IP: its SHA-256, never the address itself."""
+    return hashlib.sha256(key.lower().encode()).hexdigest()
 
 
 class Throttle:
-    def __init__(self, settings: AuthSettings) -> None:
-        self.limiter = MovingWindowRateLimiter(MemoryStorage())
-        self.account_limit = parse(settings.auth_login_account_limit)
-        self.client_limit = parse(settings.auth_login_client_limit)
-        self.email_limit = parse(settings.auth_email_request_limit)
-
-    async def _retry_after(self, limit, *keys: str) -> int:  # type: ignore[no-untyped-def]
-        stats = await self.limiter.get_window_stats(limit, *keys)
-        return max(1, int(stats.reset_time - time.time()) + 1)
+    def __init__(self, settings: AuthSettings, db: Database) -> None:
+        self.db = db
+        self.account_limit = Limit.parse(settings.auth_login_account_limit)
+        self.client_limit = Limit.parse(settings.auth_login_client_limit)
+        self.email_limit = Limit.parse(settings.auth_email_request_limit)
+        # Older hits are outside every window; housekeeping deletes them.
+        self.longest_window = max(limit.window for limit in (self.account_limit, self.client_limit, self.email_limit))
 
     async def check_login(self, email: str, client: str) -> None:
         """Refuse (429) while this account or this client has used up its failures."""
-        for limit, key in (
-            (self.account_limit, ("login-account", email)),
-            (self.client_limit, ("login-client", client)),
-        ):
-            if not await self.limiter.test(limit, *key):
-                raise TooManyRequests(
-                    await self._retry_after(limit, *key), "Too many failed sign-in attempts; try again later"
-                )
+        now = utcnow()
+        async with self.db.transaction() as tx:
+            for limit, bucket, key in (
+                (self.account_limit, LOGIN_ACCOUNT, email),
+                (self.client_limit, LOGIN_CLIENT, client),
+            ):
+                hits, oldest = await throttle_hits.count(tx, bucket, _subject(key), now - limit.window)
+                if hits >= limit.amount:
+                    raise TooManyRequests(
+                        limit.retry_after(oldest, now), "Too many failed sign-in attempts; try again later"
+                    )
 
     async def login_failed(self, email: str, client: str) -> None:
-        await self.limiter.hit(self.account_limit, "login-account", email)
-        await self.limiter.hit(self.client_limit, "login-client", client)
+        now = utcnow()
+        async with self.db.transaction() as tx:
+            await throttle_hits.add(tx, LOGIN_ACCOUNT, _subject(email), now)
+            await throttle_hits.add(tx, LOGIN_CLIENT, _subject(client), now)
 
     async def login_succeeded(self, email: str) -> None:
-        await self.limiter.clear(self.account_limit, "login-account", email)
+        async with self.db.transaction() as tx:
+            await throttle_hits.clear(tx, LOGIN_ACCOUNT, _subject(email))
 
     async def email_request(self, purpose: str, email: str) -> None:
         """Count one mail-triggering request for `email`; 429 beyond the limit (same for any address)."""
-        if not await self.limiter.hit(self.email_limit, purpose, email):
-            raise TooManyRequests(
-                await self._retry_after(self.email_limit, purpose, email), "Too many requests for this address"
-            )
+        bucket, subject, now = f"email-{purpose}", _subject(email), utcnow()
+        # Our hit is committed before we count, and we count every hit in the window, racing ones
+        # included: the last of any racing requests to commit then sees all the others, so together
+        # they never pass the limit (they may refuse each other instead). Counting only the ids up to
+        # ours lets too many through: a lower id can commit after our count.
+        async with self.db.transaction() as tx:
+            hit_id = await throttle_hits.add(tx, bucket, subject, now)
+        async with self.db.transaction() as tx:
+            hits, oldest = await throttle_hits.count(tx, bucket, subject, now - self.email_limit.window)
+            refused = hits > self.email_limit.amount
+            if refused:
+                await throttle_hits.remove(tx, hit_id)  # a refused request does not count
+        if refused:  # raised after the commit, which would otherwise roll the removal back
+            raise TooManyRequests(self.email_limit.retry_after(oldest, now), "Too many requests for this address")
 
 
 def client_address(request: Request, trusted_proxies: list[str]) -> str:
