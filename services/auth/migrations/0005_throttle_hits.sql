@@ -1,5 +1,5 @@
 -- Throttle counters, shared by every replica: one row per counted hit (failed sign-in, mail request).
--- subject is the SHA-256 of the email (lower-cased) or client IP, so no address is stored in clear.
+-- subject is a keyed hash (HMAC-SHA-256) of the email (lower-cased) or client IP, so no address is stored in clear.
 -- ix_throttle_hits_time lets housekeeping delete old hits without scanning (and locking) the whole table.
 CREATE TABLE IF NOT EXISTS throttle_hits (
     id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,

@@ -2,13 +2,14 @@
 
 Only failures count, and windows slide: an attacker can slow guessing against an account
 to a handful per window, but the owner is never locked out for longer than one window.
-Each counted hit is a row of `throttle_hits` (bucket, SHA-256 of the email or IP, time from
-`clock.utcnow`); housekeeping deletes hits older than the longest window.
+Each counted hit is a row of `throttle_hits` (bucket, keyed hash of the email or IP, time
+from `clock.utcnow`); housekeeping deletes hits older than the longest window.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -44,19 +45,21 @@ class Limit:
         return max(1, math.ceil(((oldest or now) + self.window - now).total_seconds()))
 
 
-def _subject(key: str) -> str:
-    """What the table stores for an email or IP: its SHA-256, never the address itself."""
-    return hashlib.sha256(key.lower().encode()).hexdigest()
-
-
 class Throttle:
     def __init__(self, settings: AuthSettings, db: Database) -> None:
         self.db = db
+        # Keyed, so that someone reading the table cannot confirm a guessed address by hashing it.
+        secret = settings.auth_session_secret.encode()
+        self._subject_key = hmac.new(secret, b"throttle-subject", hashlib.sha256).digest()
         self.account_limit = Limit.parse(settings.auth_login_account_limit)
         self.client_limit = Limit.parse(settings.auth_login_client_limit)
         self.email_limit = Limit.parse(settings.auth_email_request_limit)
         # Older hits are outside every window; housekeeping deletes them.
         self.longest_window = max(limit.window for limit in (self.account_limit, self.client_limit, self.email_limit))
+
+    def subject(self, key: str) -> str:
+        """What the table stores for an email or IP: a keyed hash, never the address itself."""
+        return hmac.new(self._subject_key, key.lower().encode(), hashlib.sha256).hexdigest()
 
     async def check_login(self, email: str, client: str) -> None:
         """Refuse (429) while this account or this client has used up its failures."""
@@ -66,7 +69,7 @@ class Throttle:
                 (self.account_limit, LOGIN_ACCOUNT, email),
                 (self.client_limit, LOGIN_CLIENT, client),
             ):
-                hits, oldest = await throttle_hits.count(tx, bucket, _subject(key), now - limit.window)
+                hits, oldest = await throttle_hits.count(tx, bucket, self.subject(key), now - limit.window)
                 if hits >= limit.amount:
                     raise TooManyRequests(
                         limit.retry_after(oldest, now), "Too many failed sign-in attempts; try again later"
@@ -75,16 +78,16 @@ class Throttle:
     async def login_failed(self, email: str, client: str) -> None:
         now = utcnow()
         async with self.db.transaction() as tx:
-            await throttle_hits.add(tx, LOGIN_ACCOUNT, _subject(email), now)
-            await throttle_hits.add(tx, LOGIN_CLIENT, _subject(client), now)
+            await throttle_hits.add(tx, LOGIN_ACCOUNT, self.subject(email), now)
+            await throttle_hits.add(tx, LOGIN_CLIENT, self.subject(client), now)
 
     async def login_succeeded(self, email: str) -> None:
         async with self.db.transaction() as tx:
-            await throttle_hits.clear(tx, LOGIN_ACCOUNT, _subject(email))
+            await throttle_hits.clear(tx, LOGIN_ACCOUNT, self.subject(email))
 
     async def email_request(self, purpose: str, email: str) -> None:
         """Count one mail-triggering request for `email`; 429 beyond the limit (same for any address)."""
-        bucket, subject, now = f"email-{purpose}", _subject(email), utcnow()
+        bucket, subject, now = f"email-{purpose}", self.subject(email), utcnow()
         # Our hit is committed before we count, and we count every hit in the window, racing ones
         # included: the last of any racing requests to commit then sees all the others, so together
         # they never pass the limit (they may refuse each other instead). Counting only the ids up to

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 from auth_testkit import Accounts, unique_email
+from conftest import BASE_URL, make_settings, random_client_ip
+
+from tdc_auth.main import create_app
+from tdc_auth.settings import AuthSettings
 
 FORGOT = {"success": True, "data": {"message": "If an account exists for this address, a reset link is on its way."}}
 
@@ -120,3 +126,30 @@ async def test_reset_link_lives_one_hour(client: httpx.AsyncClient, accounts: Ac
         (user["id"],),
     )
     assert 3595 <= lifetime <= 3600
+
+
+async def test_a_burst_of_resend_requests_never_exhausts_the_pool(auth_settings: AuthSettings, oauth_provider):
+    # The throttle counts on a connection of its own; a route that held one while waiting for
+    # another would deadlock the pool once as many requests as connections arrive together.
+    settings = make_settings(
+        auth_settings.mysql_url,
+        auth_settings.db_prefix,
+        auth_settings.auth_signing_keys_dir,
+        oauth_provider,
+        db_pool_size=2,
+        db_pool_wait_seconds=2.0,
+    )
+    app = create_app(settings, bus=False)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
+
+            async def resend() -> int:
+                response = await client.post(
+                    "/api/v1/auth/resend-verification",
+                    json={"email": unique_email()},
+                    headers={"X-Forwarded-For": random_client_ip()},
+                )
+                return response.status_code
+
+            assert await asyncio.gather(*(resend() for _ in range(8))) == [202] * 8

@@ -1,4 +1,4 @@
-"""SQL for `throttle_hits`: one row per counted hit, by bucket and the SHA-256 of the email or IP."""
+"""SQL for `throttle_hits`: one row per counted hit, by bucket and the keyed hash of the email or IP."""
 
 from __future__ import annotations
 

@@ -85,12 +85,16 @@ async def resend_verification(
         raise Unprocessable(errors={"email": ["is required when not signed in"]})
     async with db.transaction() as tx:
         user = await users.by_id(tx, claims.user_id) if claims is not None else await users.by_email(tx, email or "")
-        if user is not None:
-            await ctx.throttle.email_request("verify", user["email"])
-        elif email is not None:
-            await ctx.throttle.email_request("verify", email)
-        if user is not None and user["is_active"] and not user["email_verified"]:
-            await send_token(tx, ctx, user, one_time_tokens.VERIFY_EMAIL)
+    # Counted outside any transaction: the throttle takes a connection of its own, and holding one
+    # here while waiting for another would let a burst of requests exhaust the pool.
+    throttled = user["email"] if user is not None else email
+    if throttled is not None:
+        await ctx.throttle.email_request("verify", throttled)
+    if user is not None:
+        async with db.transaction() as tx:
+            current = await users.by_id(tx, user["id"], lock=True)
+            if current is not None and current["is_active"] and not current["email_verified"]:
+                await send_token(tx, ctx, current, one_time_tokens.VERIFY_EMAIL)
     return ok(RESEND_ANSWER, status=202)
 
 
