@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from tdc_shared.envelope import ApiError, NotFound, fail, install_error_handlers, ok
+from tdc_shared.envelope import ERROR_RESPONSES, ApiError, NotFound, fail, install_error_handlers, ok
 from tdc_shared.i18n import Lang
 from tdc_shared.logs import accept_request_id, request_id_var
 from tdc_shared.observability import HttpMetrics, RequestContextMiddleware
@@ -54,7 +54,7 @@ def build_local_app(gateway: Gateway) -> FastAPI:
     )
     app.state.gateway = gateway
     install_error_handlers(app)
-    app.include_router(_routes(gateway))
+    app.include_router(_routes(gateway), responses=ERROR_RESPONSES)
     app.add_middleware(
         RequestContextMiddleware,
         metrics=HttpMetrics(gateway.registry),

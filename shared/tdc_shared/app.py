@@ -22,7 +22,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from .auth import KeySet, TokenVerifier
 from .db import Database, DatabaseUnavailable
-from .envelope import fail, install_error_handlers, ok
+from .envelope import ERROR_RESPONSES, fail, install_error_handlers, ok
 from .logs import configure_logging
 from .migrations import migrate
 from .observability import HttpMetrics, RequestContextMiddleware
@@ -154,7 +154,7 @@ def create_service(spec: ServiceSpec) -> FastAPI:
     install_error_handlers(app)
     app.include_router(health_router())
     for router in spec.routers:
-        app.include_router(router)
+        app.include_router(router, responses=ERROR_RESPONSES)
     app.add_middleware(
         RequestContextMiddleware,
         metrics=HttpMetrics(registry),

@@ -53,7 +53,10 @@ def negotiate_language(lang: str | None, accept_language: str | None) -> str:
 
 async def _language(
     request: Request,
-    lang: Annotated[str | None, Query(description="Language: en, it, fr or es")] = None,
+    lang: Annotated[
+        str | None,
+        Query(description="Language: en, it, fr or es", json_schema_extra={"enum": list(LANGUAGES)}),
+    ] = None,
 ) -> str:
     return negotiate_language(lang, request.headers.get("accept-language"))
 

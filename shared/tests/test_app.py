@@ -223,3 +223,16 @@ def test_current_user_and_roles(client: TestClient, signing_key) -> None:
     assert client.get("/staff-only", headers={"Authorization": f"Bearer {staff_token}"}).status_code == 200
     assert client.get("/me", headers={"Authorization": "Basic abc"}).status_code == 401
     assert client.get("/me", headers={"Authorization": "Bearer not.a.jwt"}).status_code == 401
+
+
+def test_openapi_documents_the_error_envelope_and_the_languages(client: TestClient) -> None:
+    document = client.get("/openapi.json").json()
+    envelope = document["components"]["schemas"]["ErrorEnvelope"]
+    assert set(envelope["properties"]) == {"success", "error", "errors"}
+    assert "HTTPValidationError" not in document["components"]["schemas"]  # a body we never send
+    listing = document["paths"]["/notes"]["get"]
+    for status in ("4XX", "5XX"):
+        schema = listing["responses"][status]["content"]["application/json"]["schema"]
+        assert schema == {"$ref": "#/components/schemas/ErrorEnvelope"}
+    [lang] = [p for p in listing["parameters"] if p["name"] == "lang"]
+    assert lang["schema"]["enum"] == ["en", "it", "fr", "es"]

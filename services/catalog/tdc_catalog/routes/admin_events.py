@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from tdc_shared.auth import StaffUser
@@ -75,7 +75,12 @@ def _check_times(row: dict[str, Any]) -> None:
 
 
 @router.get("", summary="Every event, drafts included, newest start first")
-async def admin_list(db: Db, page: Pagination, _: StaffUser, status: str | None = None) -> JSONResponse:
+async def admin_list(
+    db: Db,
+    page: Pagination,
+    _: StaffUser,
+    status: Annotated[str | None, Query(json_schema_extra={"enum": list(queries.TRANSITIONS)})] = None,
+) -> JSONResponse:
     if status is not None and status not in queries.TRANSITIONS:
         raise Unprocessable(errors={"status": ["must be one of draft, published, cancelled"]})
     where, params = (" WHERE status = %s", [status]) if status else ("", [])
