@@ -15,7 +15,7 @@ from mysql.connector import errors as mysql_errors
 
 from tdc_shared.db import Database, Session
 
-from .queries import events as event_queries
+from .queries import admin_events as event_queries
 from .queries.common import insert_row, upsert_translations
 
 log = logging.getLogger(__name__)

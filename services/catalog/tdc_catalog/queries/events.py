@@ -1,9 +1,12 @@
-"""SQL for events, their translations and lineups, and the shapes built from them."""
+"""SQL for what the public reads of events: lists, one event, lineups, and the shapes built from them.
+
+What staff write and read (drafts, translations, lineups, status changes, bus payloads) is in
+admin_events.py.
+"""
 
 from __future__ import annotations
 
 import json
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,12 +15,10 @@ from zoneinfo import ZoneInfo
 from tdc_shared.db import Session
 from tdc_shared.pagination import PageRequest
 
-from .common import TranslatedTable, image_of, iso_utc, json_object, like_pattern, translated
+from .common import image_of, iso_utc, json_object, like_pattern, translated
 
 TEXT_FIELDS = ("title", "subtitle", "description")
 PUBLIC_STATUSES = ("published", "cancelled")
-# Which status an event may move to from each status.
-TRANSITIONS = {"draft": ("published",), "published": ("cancelled",), "cancelled": ()}
 
 # Public reads come back as JSON built by the server. The async driver spends ~20 us of Python
 # per result packet (every row, and every column on each execute), so reading 20 events as 16
@@ -261,136 +262,3 @@ async def find_public_row(tx: Session, slug: str, lang: str) -> dict[str, Any] |
     row = _event_row(found)
     row["lineup"] = (await lineups(tx, [row["id"]])).get(row["id"], [])
     return row
-
-
-# -- staff side ----------------------------------------------------------------------------------
-
-ADMIN_FIELDS = (
-    "id",
-    "uid",
-    "slug",
-    "status",
-    "title",
-    "subtitle",
-    "description",
-    "start_utc",
-    "end_utc",
-    "timezone",
-    "location_id",
-    "image_media_id",
-    "is_featured",
-    "sequence",
-    "published_at",
-    "cancelled_at",
-    "created_at",
-    "updated_at",
-)
-EVENTS = TranslatedTable(
-    "events",
-    "event_translations",
-    "event_id",
-    ADMIN_FIELDS,
-    TEXT_FIELDS,
-    booleans=("is_featured",),
-    times=("start_utc", "end_utc", "published_at", "cancelled_at", "created_at", "updated_at"),
-)
-
-
-async def find_row(tx: Session, event_id: int, *, lock: bool = False) -> dict[str, Any] | None:
-    suffix = " FOR UPDATE" if lock else ""
-    return await tx.fetch_one(f"SELECT {', '.join(ADMIN_FIELDS)} FROM events WHERE id = %s{suffix}", (event_id,))
-
-
-async def admin_rows(tx: Session, tail: str, params: list[Any] | tuple[Any, ...]) -> list[dict[str, Any]]:
-    """Events as staff edit them, with translations and lineups: three queries for any number."""
-    rows = await EVENTS.admin_rows(tx, tail, params)
-    if not rows:
-        return rows
-    marks = ", ".join(["%s"] * len(rows))
-    slots = await tx.fetch_all(
-        "SELECT ea.event_id, ea.artist_id, ea.position, ea.set_start_utc, ea.set_end_utc, a.slug, a.name "
-        f"FROM event_artists ea JOIN artists a ON a.id = ea.artist_id WHERE ea.event_id IN ({marks}) "
-        "ORDER BY ea.event_id, ea.position",
-        [r["id"] for r in rows],
-    )
-    lineups: dict[int, list[dict[str, Any]]] = {}
-    for slot in slots:
-        event_id = slot.pop("event_id")
-        slot["set_start_utc"] = iso_utc(slot["set_start_utc"])
-        slot["set_end_utc"] = iso_utc(slot["set_end_utc"])
-        lineups.setdefault(event_id, []).append(slot)
-    for row in rows:
-        row["lineup"] = lineups.get(row["id"], [])
-    return rows
-
-
-async def find_admin(tx: Session, event_id: int) -> dict[str, Any] | None:
-    rows = await admin_rows(tx, "WHERE id = %s", (event_id,))
-    return rows[0] if rows else None
-
-
-async def create(tx: Session, values: dict[str, Any]) -> int:
-    return await EVENTS.create(tx, {"uid": str(uuid.uuid4()), **values})
-
-
-update = EVENTS.update
-set_translations = EVENTS.set_translations
-delete = EVENTS.delete
-
-
-async def bump_sequence(tx: Session, event_id: int) -> None:
-    await tx.execute("UPDATE events SET sequence = sequence + 1 WHERE id = %s", (event_id,))
-
-
-# The column stamped when an event reaches each status (names from code, never from input).
-_STATUS_STAMPS = {"published": "published_at", "cancelled": "cancelled_at"}
-
-
-async def move_to(tx: Session, event_id: int, status: str) -> None:
-    await tx.execute(
-        f"UPDATE events SET status = %s, {_STATUS_STAMPS[status]} = UTC_TIMESTAMP(6) WHERE id = %s", (status, event_id)
-    )
-
-
-async def set_lineup(tx: Session, event_id: int, slots: list[dict[str, Any]]) -> None:
-    await tx.execute("DELETE FROM event_artists WHERE event_id = %s", (event_id,))
-    await tx.execute_many(
-        "INSERT INTO event_artists (event_id, artist_id, position, set_start_utc, set_end_utc) "
-        "VALUES (%s, %s, %s, %s, %s)",
-        [(event_id, s["artist_id"], i + 1, s["set_start"], s["set_end"]) for i, s in enumerate(slots)],
-    )
-
-
-async def bus_payload(tx: Session, event_id: int) -> dict[str, Any]:
-    """What calendar, email and Second Life consumers need without calling back."""
-    admin = await find_admin(tx, event_id)
-    assert admin is not None
-    location = None
-    if admin["location_id"] is not None:
-        location = await tx.fetch_one("SELECT id, slug, name FROM locations WHERE id = %s", (admin["location_id"],))
-    image = image_of(admin["image_media_id"])
-    return {
-        "id": admin["id"],
-        "uid": admin["uid"],
-        "slug": admin["slug"],
-        "status": admin["status"],
-        "start_utc": admin["start_utc"],
-        "end_utc": admin["end_utc"],
-        "timezone": admin["timezone"],
-        "location": location,
-        "artists": [
-            {
-                "id": s["artist_id"],
-                "slug": s["slug"],
-                "name": s["name"],
-                "position": s["position"],
-                "set_start_utc": s["set_start_utc"],
-                "set_end_utc": s["set_end_utc"],
-            }
-            for s in admin["lineup"]
-        ],
-        "translations": EVENTS.all_languages(admin),
-        "sequence": admin["sequence"],
-        "is_featured": admin["is_featured"],
-        "image_url": image["url"] if image else None,
-    }

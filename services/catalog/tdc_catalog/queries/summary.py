@@ -6,8 +6,9 @@ from typing import Any
 
 from tdc_shared.db import Session
 
+from .admin_events import TRANSITIONS
 from .common import iso_utc, translated
-from .events import TRANSITIONS, utc_now
+from .events import utc_now
 
 STATUSES: tuple[str, ...] = tuple(TRANSITIONS)
 NEXT_EVENTS = 5

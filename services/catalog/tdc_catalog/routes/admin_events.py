@@ -16,9 +16,10 @@ from tdc_shared.pagination import Pagination, paginated
 
 from ..deps import Db, invalidate_on_commit
 from ..models import EventCreate, EventTranslations, EventUpdate, Lineup, changes_of, translations_of
-from ..queries import events as queries
+from ..queries import admin_events as queries
 from ..queries import summary as summary_queries
 from ..queries.common import ensure_exists
+from ..queries.events import to_utc
 from .common import check_references
 
 router = APIRouter(prefix="/api/v1/admin/events", tags=["admin: events"])
@@ -65,7 +66,7 @@ def _columns(changes: dict[str, Any], zone: str) -> dict[str, Any]:
     for name in ("start", "end"):
         if name in columns:
             value = columns.pop(name)
-            columns[f"{name}_utc"] = queries.to_utc(value, zone) if value is not None else None
+            columns[f"{name}_utc"] = to_utc(value, zone) if value is not None else None
     return columns
 
 
@@ -173,8 +174,8 @@ async def set_lineup(event_id: int, body: Lineup, request: Request, db: Db, _: S
             seen.add(slot.artist_id)
             if not await tx.fetch_value("SELECT 1 FROM artists WHERE id = %s", (slot.artist_id,)):
                 errors[f"{where}.artist_id"] = [f"no such artist {slot.artist_id}"]
-            start = queries.to_utc(slot.set_start, row["timezone"]) if slot.set_start else None
-            end = queries.to_utc(slot.set_end, row["timezone"]) if slot.set_end else None
+            start = to_utc(slot.set_start, row["timezone"]) if slot.set_start else None
+            end = to_utc(slot.set_end, row["timezone"]) if slot.set_end else None
             if start and end and end <= start:
                 errors[f"{where}.set_end"] = ["must be after set_start"]
             slots.append({"artist_id": slot.artist_id, "set_start": start, "set_end": end})
