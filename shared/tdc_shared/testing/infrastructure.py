@@ -76,7 +76,10 @@ def provide() -> Iterator[Infrastructure]:
             from testcontainers.mysql import MySqlContainer
 
             mysql = stack.enter_context(MySqlContainer("mysql:8.4", root_password="test"))  # noqa: S106 (throwaway container)
-            mysql_url = f"mysql://root:test@{mysql.get_container_host_ip()}:{mysql.get_exposed_port(3306)}"
+            # TLS: MySQL 8's caching_sha2_password refuses a password login over a plain connection
+            # until the server has cached that account, which a fresh container has not.
+            host, port = mysql.get_container_host_ip(), mysql.get_exposed_port(3306)
+            mysql_url = f"mysql://root:test@{host}:{port}?ssl=required"
         if amqp_url is None:
             from testcontainers.rabbitmq import RabbitMqContainer
 
