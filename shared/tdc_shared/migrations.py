@@ -65,6 +65,14 @@ def quote_identifier(name: str) -> str:
     return f"`{name}`"
 
 
+def lock_name(schema: str) -> str:
+    """The GET_LOCK name guarding `schema`'s migrations: MySQL refuses names over 64 characters."""
+    name = f"tdc_migrate:{schema}"
+    if len(name) <= 64:
+        return name
+    return "tdc_migrate:" + hashlib.sha256(schema.encode()).hexdigest()[:52]
+
+
 async def migrate(mysql_url: str, schema: str, directories: list[Path]) -> list[str]:
     """Create `schema` if missing and apply pending migrations; returns the files applied."""
     migrations = sorted((m for d in directories for m in load_migrations(d)), key=lambda m: (m.version, m.name))
@@ -72,7 +80,7 @@ async def migrate(mysql_url: str, schema: str, directories: list[Path]) -> list[
     applied_now: list[str] = []
     try:
         cursor = await conn.cursor()
-        lock = f"tdc_migrate:{schema}"
+        lock = lock_name(schema)
         await cursor.execute("SELECT GET_LOCK(%s, %s)", (lock, LOCK_TIMEOUT_SECONDS))
         (got,) = await cursor.fetchone()
         if got != 1:

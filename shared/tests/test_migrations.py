@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tdc_shared.db import Database
-from tdc_shared.migrations import MigrationError, load_migrations, migrate
+from tdc_shared.migrations import MigrationError, load_migrations, lock_name, migrate
 
 
 def write(directory: Path, name: str, sql: str) -> None:
@@ -102,3 +102,11 @@ async def test_four_processes_migrating_at_once_apply_each_file_exactly_once(
         assert await db.fetch_value("SELECT COUNT(*) FROM schema_migrations") == 3
     finally:
         await db.close()
+
+
+def test_lock_names_fit_mysql_and_stay_distinct():
+    # MySQL 8 refuses GET_LOCK names over 64 characters; schema names may be 64 long themselves.
+    long_a, long_b = "a" * 63 + "x", "a" * 63 + "y"
+    assert lock_name("tdc_catalog") == "tdc_migrate:tdc_catalog"
+    assert len(lock_name(long_a)) <= 64 and len(lock_name(long_b)) <= 64
+    assert lock_name(long_a) != lock_name(long_b)
