@@ -80,7 +80,7 @@ class Dashboard:
             async with self.session.get(
                 route.upstream + section.path, params={"lang": lang}, headers=headers, timeout=timeout
             ) as response:
-                raw = await response.content.read(MAX_SECTION_BYTES + 1)
+                raw = await _read_capped(response)
                 status = response.status
         except TimeoutError:
             return _failed("unavailable", f"{service} did not answer within {timeout.total:g} s", service)
@@ -95,8 +95,18 @@ class Dashboard:
         return SectionResult(body.get("data"), {"status": "ok", "service": service})
 
 
-def _envelope(raw: bytes) -> dict[str, Any] | None:
-    if len(raw) > MAX_SECTION_BYTES:
+async def _read_capped(response: aiohttp.ClientResponse) -> bytes | None:
+    """The whole body, or None past MAX_SECTION_BYTES (read() alone may stop at any chunk)."""
+    body = bytearray()
+    async for chunk in response.content.iter_chunked(64 * 1024):
+        body += chunk
+        if len(body) > MAX_SECTION_BYTES:
+            return None
+    return bytes(body)
+
+
+def _envelope(raw: bytes | None) -> dict[str, Any] | None:
+    if raw is None:
         return None
     try:
         body = json.loads(raw)

@@ -48,6 +48,8 @@ class SummaryService:
             return web.Response(text="<html>Bad Gateway</html>", status=502, content_type="text/html")
         if self.behaviour == "huge":
             return web.json_response({"success": True, "data": {"blob": "x" * 600_000}})
+        if self.behaviour == "large":  # under the cap, but many chunks on the wire
+            return web.json_response({"success": True, "data": {**self.data, "blob": "y" * 200_000}})
         return web.json_response({"success": True, "data": self.data})
 
 
@@ -184,6 +186,15 @@ async def test_a_failing_section_is_null_and_says_why(
     assert body["data"] == {"users": USERS, "catalog": None}
     assert body["meta"]["sections"]["users"]["status"] == "ok"
     assert body["meta"]["sections"]["catalog"] == state
+
+
+async def test_a_large_section_under_the_cap_arrives_whole(stack: Any, signing_key: SigningKey) -> None:
+    _, catalog, client = stack
+    catalog.behaviour = "large"
+    response = await client.get("/api/v1/admin/dashboard", headers=bearer(signing_key, "admin"))
+    body = response.json()
+    assert body["meta"]["sections"]["catalog"] == {"status": "ok", "service": "catalog"}
+    assert body["data"]["catalog"]["blob"] == "y" * 200_000
 
 
 async def test_a_service_that_is_down_is_unavailable(jwks_server: JwksServer, signing_key: SigningKey) -> None:
