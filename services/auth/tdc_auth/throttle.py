@@ -45,6 +45,27 @@ class Limit:
         return max(1, math.ceil(((oldest or now) + self.window - now).total_seconds()))
 
 
+@dataclass(frozen=True)
+class LoginAttempt:
+    """A counted sign-in attempt: it stays counted as a failure unless it succeeds."""
+
+    throttle: Throttle
+    account: str
+    hit_ids: tuple[int, ...]  # (account hit, client hit)
+
+    async def succeeded(self) -> None:
+        """The password was right: the account's failures are forgiven, and this attempt is no failure."""
+        async with self.throttle.db.transaction() as tx:
+            await throttle_hits.clear(tx, LOGIN_ACCOUNT, self.account)
+            await throttle_hits.remove(tx, self.hit_ids[1])
+
+    async def withdraw(self) -> None:
+        """Uncount this attempt alone (it was never a guess)."""
+        async with self.throttle.db.transaction() as tx:
+            for hit_id in self.hit_ids:
+                await throttle_hits.remove(tx, hit_id)
+
+
 class Throttle:
     def __init__(self, settings: AuthSettings, db: Database) -> None:
         self.db = db
@@ -61,29 +82,34 @@ class Throttle:
         """What the table stores for an email or IP: a keyed hash, never the address itself."""
         return hmac.new(self._subject_key, key.lower().encode(), hashlib.sha256).hexdigest()
 
-    async def check_login(self, email: str, client: str) -> None:
-        """Refuse (429) while this account or this client has used up its failures."""
-        now = utcnow()
-        async with self.db.transaction() as tx:
-            for limit, bucket, key in (
-                (self.account_limit, LOGIN_ACCOUNT, email),
-                (self.client_limit, LOGIN_CLIENT, client),
-            ):
-                hits, oldest = await throttle_hits.count(tx, bucket, self.subject(key), now - limit.window)
-                if hits >= limit.amount:
-                    raise TooManyRequests(
-                        limit.retry_after(oldest, now), "Too many failed sign-in attempts; try again later"
-                    )
+    async def begin_login(self, email: str, client: str) -> LoginAttempt:
+        """Count a sign-in attempt before its password is checked; 429 while the account or the
+        client has used up its failures.
 
-    async def login_failed(self, email: str, client: str) -> None:
+        Counted first, like a mail request (see `email_request`), so that a burst of parallel
+        guesses is held to the limit as well: checking first and counting after the failure would
+        let every guess of the burst through. A success withdraws the attempt, so in the end only
+        failures count.
+        """
         now = utcnow()
+        keys = (
+            (self.account_limit, LOGIN_ACCOUNT, self.subject(email)),
+            (self.client_limit, LOGIN_CLIENT, self.subject(client)),
+        )
         async with self.db.transaction() as tx:
-            await throttle_hits.add(tx, LOGIN_ACCOUNT, self.subject(email), now)
-            await throttle_hits.add(tx, LOGIN_CLIENT, self.subject(client), now)
-
-    async def login_succeeded(self, email: str) -> None:
+            hit_ids = [await throttle_hits.add(tx, bucket, subject, now) for _, bucket, subject in keys]
+        refused: int | None = None
         async with self.db.transaction() as tx:
-            await throttle_hits.clear(tx, LOGIN_ACCOUNT, self.subject(email))
+            for limit, bucket, subject in keys:
+                hits, oldest = await throttle_hits.count(tx, bucket, subject, now - limit.window)
+                if hits > limit.amount:
+                    refused = limit.retry_after(oldest, now)
+                    for hit_id in hit_ids:
+                        await throttle_hits.remove(tx, hit_id)  # a refused attempt does not count
+                    break
+        if refused is not None:  # raised after the commit, which would otherwise roll the removal back
+            raise TooManyRequests(refused, "Too many failed sign-in attempts; try again later")
+        return LoginAttempt(self, self.subject(email), tuple(hit_ids))
 
     async def email_request(self, purpose: str, email: str) -> None:
         """Count one mail-triggering request for `email`; 429 beyond the limit (same for any address)."""

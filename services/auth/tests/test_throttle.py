@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
+import httpx
 import pytest
-from auth_testkit import unique_email
+from auth_testkit import Accounts, unique_email
+from conftest import random_client_ip
 from fastapi import FastAPI
 
 from tdc_auth.settings import AuthSettings
@@ -16,15 +18,15 @@ from tdc_shared.envelope import TooManyRequests
 async def test_lockout_ends_when_the_window_passes(auth_app: FastAPI):
     throttle = Throttle(AuthSettings(env="test", auth_login_account_limit="2/second"), auth_app.state.db)
     victim = unique_email()
-    await throttle.login_failed(victim, "198.51.100.1")
-    await throttle.login_failed(victim, "198.51.100.1")
+    await throttle.begin_login(victim, "198.51.100.1")  # two attempts that never succeed: two failures
+    await throttle.begin_login(victim, "198.51.100.1")
     with pytest.raises(TooManyRequests) as refused:
-        await throttle.check_login(victim, "198.51.100.2")
+        await throttle.begin_login(victim, "198.51.100.2")
     assert refused.value.headers["Retry-After"] == "1"
-    await throttle.check_login(unique_email(), "198.51.100.2")  # other accounts are not affected
+    await throttle.begin_login(unique_email(), "198.51.100.2")  # other accounts are not affected
     for _ in range(40):  # bounded: the window is one second
         try:
-            await throttle.check_login(victim, "198.51.100.2")
+            await throttle.begin_login(victim, "198.51.100.2")
             break
         except TooManyRequests:
             await asyncio.sleep(0.05)
@@ -44,3 +46,21 @@ def test_client_address_trusts_only_configured_proxies():
     assert client_address(Request("127.0.0.1", "203.0.113.7, 127.0.0.1"), trusted) == "203.0.113.7"
     assert client_address(Request("127.0.0.1", "not-an-ip"), trusted) == "127.0.0.1"
     assert client_address(Request("127.0.0.1"), trusted) == "127.0.0.1"
+
+
+async def test_parallel_wrong_passwords_are_held_to_the_account_limit(client: httpx.AsyncClient, accounts: Accounts):
+    # The service allows 5 failures per account; 20 guesses sent at once, from 20 addresses,
+    # must not all be checked against the password before any of them has counted.
+    user = await accounts.register()
+
+    async def guess(n: int) -> int:
+        response = await client.post(
+            "/api/v1/auth/login",
+            json={"email": user["email"], "password": f"wrong guess {n}"},
+            headers={"X-Forwarded-For": random_client_ip()},
+        )
+        return response.status_code
+
+    codes = await asyncio.gather(*(guess(n) for n in range(20)))
+    assert set(codes) <= {401, 429}
+    assert codes.count(401) <= 5

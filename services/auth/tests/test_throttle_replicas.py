@@ -64,10 +64,21 @@ def new_ip() -> str:
     return f"2001:db8:7::{secrets.randbits(16):x}:{secrets.randbits(16):x}"
 
 
+async def fail(throttle: Throttle, email: str, ip: str) -> None:
+    """A sign-in attempt whose password was wrong: begun, never succeeded."""
+    await throttle.begin_login(email, ip)
+
+
+async def may_try(throttle: Throttle, email: str, ip: str) -> None:
+    """The account and the client may still try (the probe is withdrawn, so it counts for nothing)."""
+    attempt = await throttle.begin_login(email, ip)
+    await attempt.withdraw()
+
+
 async def refused_sign_in(throttle: Throttle, email: str, ip: str) -> str:
-    """The Retry-After of the 429 that `check_login` must raise."""
+    """The Retry-After of the 429 that `begin_login` must raise."""
     with pytest.raises(TooManyRequests) as refused:
-        await throttle.check_login(email, ip)
+        await throttle.begin_login(email, ip)
     assert refused.value.message == SIGN_IN_REFUSED
     return refused.value.headers["Retry-After"]
 
@@ -88,57 +99,77 @@ async def hits(throttle: Throttle, bucket: str, key: str) -> int:
 async def test_failures_split_across_replicas_add_up(replicas: tuple[Throttle, Throttle], clock: Clock):
     a, b = replicas
     email = unique_email()
-    await a.login_failed(email, new_ip())
-    await b.login_failed(email, new_ip())
-    await a.check_login(email, new_ip())
-    await b.check_login(email, new_ip())  # two of three: both still let the account try
-    await b.login_failed(email, new_ip())
+    await fail(a, email, new_ip())
+    await fail(b, email, new_ip())
+    await may_try(a, email, new_ip())
+    await may_try(b, email, new_ip())  # two of three: both still let the account try
+    await fail(b, email, new_ip())
     assert await refused_sign_in(a, email, new_ip()) == "900"
     assert await refused_sign_in(b, email, new_ip()) == "900"
-    await a.check_login(unique_email(), new_ip())  # other accounts are not affected
+    await may_try(a, unique_email(), new_ip())  # other accounts are not affected
 
     ip = new_ip()  # one client guessing at many accounts, through both replicas
     for n in range(5):
-        await (a if n % 2 else b).login_failed(unique_email(), ip)
+        await fail(a if n % 2 else b, unique_email(), ip)
     assert await refused_sign_in(a, unique_email(), ip) == "900"
     assert await refused_sign_in(b, unique_email(), ip) == "900"
-    await b.check_login(unique_email(), new_ip())  # other clients are not affected
+    await may_try(b, unique_email(), new_ip())  # other clients are not affected
+
+
+async def test_a_burst_of_parallel_guesses_is_held_to_the_limit(replicas: tuple[Throttle, Throttle], clock: Clock):
+    # Each attempt is counted before its password is checked, so guesses sent all at once
+    # (here through both replicas) cannot all pass a check made before any has failed.
+    a, b = replicas
+    for _ in range(5):
+        email = unique_email()
+
+        async def guess(n: int, email: str = email) -> bool:
+            try:
+                await (a if n % 2 else b).begin_login(email, new_ip())
+            except TooManyRequests:
+                return False
+            return True
+
+        outcomes = await asyncio.gather(*(guess(n) for n in range(16)))
+        assert sum(outcomes) <= 3  # racing attempts may refuse each other, never pass together
+        assert await hits(a, "login-account", email) == sum(outcomes)  # refused attempts left no hit
 
 
 async def test_a_success_on_one_replica_clears_the_account_on_both(replicas: tuple[Throttle, Throttle], clock: Clock):
     a, b = replicas
     email, ip = unique_email(), new_ip()
-    await a.login_failed(email, ip)
-    await a.login_failed(email, ip)
-    await b.login_succeeded(email)
+    await fail(a, email, ip)
+    await fail(a, email, ip)
+    attempt = await b.begin_login(email, ip)
+    await attempt.succeeded()
     assert await hits(b, "login-account", email) == 0
-    assert await hits(b, "login-client", ip) == 2  # the client's failures still count
+    assert await hits(b, "login-client", ip) == 2  # the client's failures still count; its success does not
     # Without the clear these would be the third and fourth failures.
-    await b.login_failed(email, ip)
-    await a.login_failed(email, ip)
-    await a.check_login(email, new_ip())
-    await b.check_login(email, new_ip())
-    await b.login_failed(email, ip)
+    await fail(b, email, ip)
+    await fail(a, email, ip)
+    await may_try(a, email, new_ip())
+    await may_try(b, email, new_ip())
+    await fail(b, email, ip)
     await refused_sign_in(a, email, new_ip())
 
 
 async def test_the_window_slides_on_both_replicas(replicas: tuple[Throttle, Throttle], clock: Clock):
     a, b = replicas
     email = unique_email()
-    await a.login_failed(email, new_ip())
+    await fail(a, email, new_ip())
     clock.advance(300)
-    await b.login_failed(email, new_ip())
+    await fail(b, email, new_ip())
     clock.advance(300)
-    await a.login_failed(email, new_ip())
+    await fail(a, email, new_ip())
     # Locked until the oldest failure leaves the window: 15 minutes after it, 5 from now.
     assert await refused_sign_in(a, email, new_ip()) == "300"
     clock.advance(299.5)
     assert await refused_sign_in(b, email, new_ip()) == "1"
     clock.advance(0.5)
-    await a.check_login(email, new_ip())
-    await b.check_login(email, new_ip())
+    await may_try(a, email, new_ip())
+    await may_try(b, email, new_ip())
     # A new failure refuses again, now until the second-oldest leaves.
-    await b.login_failed(email, new_ip())
+    await fail(b, email, new_ip())
     assert await refused_sign_in(a, email, new_ip()) == "300"
     assert await refused_sign_in(b, email, new_ip()) == "300"
 
@@ -187,8 +218,8 @@ async def test_concurrent_mail_requests_on_both_replicas_never_pass_the_limit(
 async def test_rows_hold_no_email_or_ip_in_clear(replicas: tuple[Throttle, Throttle], clock: Clock):
     a, b = replicas
     email, ip = unique_email(), new_ip()
-    await a.login_failed(email.upper(), ip)  # the same account however it is spelled
-    await b.login_failed(email, ip)
+    await fail(a, email.upper(), ip)  # the same account however it is spelled
+    await fail(b, email, ip)
     await a.email_request("verify", email)
     assert await hits(a, "login-account", email) == 2
     assert await hits(a, "login-client", ip) == 2
@@ -212,10 +243,10 @@ async def test_purge_removes_hits_older_than_the_longest_window_only(
     old, recent, ip = unique_email(), unique_email(), new_ip()
     real_now: datetime = clock.now
     clock.now = real_now - timedelta(hours=1, minutes=1)
-    await a.login_failed(old, ip)
+    await fail(a, old, ip)
     await b.email_request("reset", old)
     clock.now = real_now - timedelta(minutes=59)
-    await b.login_failed(recent, ip)
+    await fail(b, recent, ip)
     await a.email_request("reset", recent)
     await purge(a.db, a.longest_window)
     assert await hits(a, "login-account", old) == await hits(a, "email-reset", old) == 0

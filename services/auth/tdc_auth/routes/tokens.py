@@ -25,17 +25,16 @@ RefreshCookie = Annotated[str | None, Cookie(alias=sessions.REFRESH_COOKIE)]
 @router.post("/login", summary="Sign in with email and password")
 async def login(body: LoginBody, ctx: Auth, db: Db, caller: Client) -> JSONResponse:
     email = body.email.strip().lower()
-    await ctx.throttle.check_login(email, caller.ip)
+    attempt = await ctx.throttle.begin_login(email, caller.ip)
     async with db.transaction() as tx:
         user = await users.by_email(tx, email)
     password_hash = user["password_hash"] if user is not None else None
     # Unknown accounts are checked against a dummy hash, so both failures cost the same time.
     if not await ctx.passwords.verify(password_hash, body.password) or user is None:
-        await ctx.throttle.login_failed(email, caller.ip)
-        raise Unauthorized(INVALID_CREDENTIALS)
+        raise Unauthorized(INVALID_CREDENTIALS)  # the attempt stays counted as a failure
     if not user["is_active"]:
         raise Forbidden("This account has been disabled")
-    await ctx.throttle.login_succeeded(email)
+    await attempt.succeeded()
     async with db.transaction() as tx:
         if ctx.passwords.needs_rehash(password_hash):
             await users.update(tx, int(user["id"]), {"password_hash": await ctx.passwords.hash(body.password)})
