@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 
 import httpx
 import pytest
@@ -32,3 +33,27 @@ def test_every_service_is_healthy_on_its_own_port(stack) -> None:
     for name in json.loads(stack.env["TDC_GATEWAY_UPSTREAMS"]):
         response = httpx.get(f"{stack.service_url(name)}/readyz")
         assert response.status_code == 200, (name, response.text)
+
+
+def raw_exchange(url: str, request: bytes) -> bytes:
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(request)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    return data
+
+
+@pytest.mark.parametrize("target", ["gateway", "catalog"])
+def test_malformed_and_oversized_requests_are_refused_in_the_envelope(stack, target: str) -> None:
+    # Every process of the stack runs the project's HTTP protocol (deploy/local/stack.py).
+    url = stack.url if target == "gateway" else stack.service_url("catalog")
+    smuggled = b"POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n"
+    answer = raw_exchange(url, smuggled + b"0\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 400 ")
+    assert json.loads(answer.partition(b"\r\n\r\n")[2]) == {"success": False, "error": "Malformed HTTP request"}
+    huge = b"GET /api/v1/events HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 100_000 + b"\r\n\r\n"
+    answer = raw_exchange(url, huge)
+    assert answer.startswith(b"HTTP/1.1 431 ")
+    assert json.loads(answer.partition(b"\r\n\r\n")[2])["error"] == "Request header fields too large"

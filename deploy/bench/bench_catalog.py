@@ -57,7 +57,7 @@ def free_port() -> int:
 
 def start(module: str, port: int, env: dict[str, str], app_dir: Path | None = None) -> subprocess.Popen:
     command = [sys.executable, "-m", "uvicorn", module, "--host", "127.0.0.1", "--port", str(port)]
-    command += ["--no-access-log", "--log-level", "warning"]
+    command += ["--no-access-log", "--log-level", "warning", "--http", "tdc_shared.http_protocol:EnvelopeHttpProtocol"]
     if app_dir is not None:
         command += ["--app-dir", str(app_dir)]
     return subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)

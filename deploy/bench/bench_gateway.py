@@ -72,7 +72,7 @@ def wait_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
 def server(app: str, port: int, env: dict[str, str], app_dir: Path | None = None) -> Iterator[tuple[str, int]]:
     # --no-proxy-headers as in deploy/docker: who is a trusted proxy is the app's own setting.
     command = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port), "--no-access-log"]
-    command.append("--no-proxy-headers")
+    command += ["--no-proxy-headers", "--http", "tdc_shared.http_protocol:EnvelopeHttpProtocol"]
     if app_dir is not None:
         command += ["--app-dir", str(app_dir)]
     process = subprocess.Popen(command, env=env, cwd=REPO, stdout=subprocess.DEVNULL)

@@ -44,4 +44,5 @@ EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=5 \
   CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2)"]
 # --no-proxy-headers: who is a trusted proxy is each app's own setting, not uvicorn's default.
-CMD ["sh", "-c", "exec uvicorn \"$TDC_APP\" --host 0.0.0.0 --port 8000 --no-access-log --no-proxy-headers"]
+# --http: the HTTP layer's own errors in the envelope, and a bound on request heads (tdc_shared.http_protocol).
+CMD ["sh", "-c", "exec uvicorn \"$TDC_APP\" --host 0.0.0.0 --port 8000 --no-access-log --no-proxy-headers --http tdc_shared.http_protocol:EnvelopeHttpProtocol"]

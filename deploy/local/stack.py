@@ -41,6 +41,7 @@ DEFAULT_PORTS = {
     "integration": 8006,
 }
 DEFAULT_MYSQL_URL = "mysql://root:@127.0.0.1:3306"
+HTTP_PROTOCOL = "tdc_shared.http_protocol:EnvelopeHttpProtocol"
 DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
 
 
@@ -153,6 +154,9 @@ class Stack:
                 "--no-access-log",
                 "--lifespan",
                 "on",
+                # Errors of the HTTP layer in the envelope too, and a bound on request heads.
+                "--http",
+                HTTP_PROTOCOL,
                 # The gateway decides itself which peers' X-Forwarded-For to trust (as deploy/docker).
                 *(["--no-proxy-headers"] if name == "gateway" else []),
             ]

@@ -19,6 +19,7 @@ from aiohttp import web
 
 from tdc_gateway.app import Gateway
 from tdc_gateway.settings import DEFAULT_ROUTES_DIR, GatewaySettings
+from tdc_shared.http_protocol import EnvelopeHttpProtocol
 from tdc_shared.testing.keys import SigningKey, jwks
 
 ORIGIN = "http://frontend.test"
@@ -34,7 +35,14 @@ def free_port() -> int:
 async def serve_asgi(app: Any, port: int | None = None) -> AsyncIterator[str]:
     port = port or free_port()
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", access_log=False, proxy_headers=False
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="on",
+        access_log=False,
+        proxy_headers=False,
+        http=EnvelopeHttpProtocol,  # as the gateway runs in production
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())

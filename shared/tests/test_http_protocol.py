@@ -1,0 +1,113 @@
+"""The HTTP protocol every service runs under: malformed requests and oversized heads, over a real socket."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import socket
+from collections.abc import AsyncIterator
+
+import pytest
+import uvicorn
+
+from tdc_shared.http_protocol import MAX_HEAD_BYTES, EnvelopeHttpProtocol
+
+
+async def app(scope, receive, send):  # type: ignore[no-untyped-def]
+    if scope["type"] != "http":
+        return
+    body = json.dumps({"headers": len(scope["headers"]), "path": scope["path"]}).encode()
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+    await send({"type": "http.response.body", "body": body})
+
+
+@pytest.fixture(scope="module")
+async def port() -> AsyncIterator[int]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        free = sock.getsockname()[1]
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=free, http=EnvelopeHttpProtocol, lifespan="off", log_level="error"
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        assert not task.done(), "the server did not start"
+        await asyncio.sleep(0.01)
+    yield free
+    server.should_exit = True
+    await task
+
+
+async def exchange(port: int, *chunks: bytes) -> tuple[list[bytes], bytes]:
+    """Send the chunks (pausing between them) and read until the server closes or goes quiet."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        for chunk in chunks:
+            try:
+                writer.write(chunk)
+                await writer.drain()
+            except ConnectionError:
+                break  # the server answered and closed before reading it all
+            await asyncio.sleep(0.01)
+        data = b""
+        with contextlib.suppress(TimeoutError, ConnectionError):
+            while chunk := await asyncio.wait_for(reader.read(65536), 1.0):
+                data += chunk
+        return [line for line in data.split(b"\r\n") if line.startswith(b"HTTP/1.1 ")], data
+    finally:
+        writer.close()
+
+
+def envelope_of(data: bytes) -> dict:
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert b"content-type: application/json" in head.lower()
+    assert b"connection: close" in head.lower()
+    return json.loads(body)
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        # Content-Length and Transfer-Encoding both: the classic request-smuggling frame.
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 40\r\n\r\n{}",
+        b"GET / HTTP/1.1\r\nHost: x\r\nX-Folded: a\r\n b\r\n\r\n",
+        b"GET /\x00 HTTP/1.1\r\nHost: x\r\n\r\n",
+    ],
+    ids=["content-length and chunked", "two content-lengths", "folded header", "NUL in the path"],
+)
+async def test_malformed_requests_get_400_in_the_envelope(port: int, request_bytes: bytes) -> None:
+    statuses, data = await exchange(port, request_bytes)
+    assert statuses == [b"HTTP/1.1 400 Bad Request"]
+    assert envelope_of(data) == {"success": False, "error": "Malformed HTTP request"}
+
+
+async def test_a_head_over_the_limit_is_431_and_the_connection_closes(port: int) -> None:
+    big = b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * (MAX_HEAD_BYTES + 1) + b"\r\n\r\n"
+    statuses, data = await exchange(port, big)
+    assert statuses == [b"HTTP/1.1 431 Request Header Fields Too Large"]
+    assert envelope_of(data) == {"success": False, "error": "Request header fields too large"}
+
+
+async def test_a_head_trickled_in_small_pieces_is_counted_across_them(port: int) -> None:
+    pieces = [b"GET / HTTP/1.1\r\nHost: x\r\n"] + [b"X-Pad-%05d: %s\r\n" % (n, b"b" * 1000) for n in range(40)]
+    statuses, _ = await exchange(port, *pieces, b"\r\n")
+    assert statuses == [b"HTTP/1.1 431 Request Header Fields Too Large"]
+
+
+async def test_heads_under_the_limit_and_pipelined_requests_pass(port: int) -> None:
+    # Each request's head is counted from its own start: two 20 KiB heads on one connection pass.
+    one = b"GET /one HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"c" * 20_000 + b"\r\n\r\n"
+    two = b"GET /two HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"d" * 20_000 + b"\r\nConnection: close\r\n\r\n"
+    statuses, data = await exchange(port, one + two)
+    assert statuses == [b"HTTP/1.1 200 OK", b"HTTP/1.1 200 OK"]
+    assert b'"path": "/one"' in data and b'"path": "/two"' in data
+
+
+async def test_a_large_body_after_a_small_head_is_not_a_large_head(port: int) -> None:
+    body = b"e" * (MAX_HEAD_BYTES * 3)
+    request = b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % len(body)
+    statuses, _ = await exchange(port, request + body)
+    assert statuses == [b"HTTP/1.1 200 OK"]
