@@ -8,6 +8,7 @@ the proxy, without any framework in between.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 
@@ -31,6 +32,7 @@ from .policy import PolicyEnforcer, envelope_bytes
 from .proxy import SKIP_AUTO_HEADERS, Proxy
 from .settings import GatewaySettings
 from .table import RoutingTable, load_table
+from .upstream import UpstreamError
 
 log = logging.getLogger("tdc.gateway")
 
@@ -38,6 +40,7 @@ LOCAL_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json", "/d
 LOCAL_PREFIXES = ("/docs/", "/_auth/")
 _NOT_FOUND = envelope_bytes("Not found")
 _BAD_PATH = envelope_bytes("Invalid path")
+_INTERNAL = envelope_bytes("Internal server error")
 
 
 class Gateway:
@@ -93,7 +96,16 @@ class Gateway:
                 await self.local(scope, receive, self.cors.wrap_send(scope, send))
             else:
                 assert self.proxy is not None, "the gateway serves requests only after its start-up"
-                await self.proxy(route, scope, receive, send)
+                try:
+                    await self.proxy(route, scope, receive, send)
+                except (UpstreamError, aiohttp.ClientError):
+                    raise  # an upstream broke off after its headers went out: only closing is left
+                except Exception:
+                    # A bug of ours: the caller still gets the envelope (uvicorn's would be plain text).
+                    rid = accept_request_id(_request_id(scope))
+                    log.exception("proxying failed", extra={"request_id": rid, "router": route.router})
+                    with contextlib.suppress(RuntimeError):  # raised by uvicorn if the answer had begun
+                        await send_error(send, 500, _INTERNAL, rid.encode())
         elif kind == "lifespan":
             await self._lifespan(receive, send)
         elif kind == "websocket":

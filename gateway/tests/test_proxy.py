@@ -265,3 +265,17 @@ async def test_client_sends_to_closed_upstream_with_post_gets_503(gateway: Any) 
     _, client = gateway
     response = await client.post("/api/v1/blog/posts", json={})
     assert response.status_code == 503
+
+
+async def test_a_bug_in_the_proxy_still_answers_in_the_envelope(jwks_server: Any, upstream: Upstream) -> None:
+    async with running_gateway(gateway_settings(jwks_server, {"catalog": upstream.url})) as (gateway, client):
+
+        async def broken(*args: Any) -> int:
+            raise KeyError("a bug")
+
+        assert gateway.proxy is not None
+        gateway.proxy._forward = broken  # type: ignore[method-assign]
+        response = await client.get("/api/v1/events", headers={"X-Request-Id": "bug-1"})
+    assert response.status_code == 500
+    assert response.json() == {"success": False, "error": "Internal server error"}
+    assert response.headers["x-request-id"] == "bug-1"
