@@ -3,11 +3,12 @@ mass-assigned. Update bodies have every field optional; only the fields sent cha
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from tdc_shared.envelope import Unprocessable
 
@@ -41,6 +42,20 @@ def _known_zone(value: str) -> str:
 TimeZoneName = Annotated[str, StringConstraints(max_length=64), AfterValidator(_known_zone)]
 
 
+_ISO_DATE_TIME = re.compile(r"\s*\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
+
+
+def _iso_text(value: object) -> object:
+    # Pydantic would also read a number ("0.5", 1700000000) as Unix seconds: a client sending
+    # one almost surely meant something else, so only ISO 8601 text is a time here.
+    if isinstance(value, datetime) or (isinstance(value, str) and _ISO_DATE_TIME.match(value)):
+        return value
+    raise ValueError("must be an ISO 8601 date and time, such as 2031-09-05T20:00:00")
+
+
+IsoDateTime = Annotated[datetime, BeforeValidator(_iso_text)]
+
+
 def _plausible_time(value: datetime) -> datetime:
     # Far outside this range a time is a typo, and near year 1 or 9999 the zone shift overflows.
     if not 2000 <= value.year <= 2100:
@@ -48,7 +63,7 @@ def _plausible_time(value: datetime) -> datetime:
     return value
 
 
-EventTime = Annotated[datetime, AfterValidator(_plausible_time)]
+EventTime = Annotated[IsoDateTime, AfterValidator(_plausible_time)]
 
 
 class Body(BaseModel):

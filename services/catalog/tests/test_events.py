@@ -74,6 +74,9 @@ async def test_status_moves_draft_published_cancelled_only(catalog):
     ).status_code == 409
 
 
+NOT_ISO = "Value error, must be an ISO 8601 date and time, such as 2031-09-05T20:00:00"
+
+
 @pytest.mark.parametrize(
     ("body", "errors"),
     [
@@ -84,6 +87,8 @@ async def test_status_moves_draft_published_cancelled_only(catalog):
         ({"status": "published"}, {"status": ["unknown field"]}),
         ({"sequence": 50}, {"sequence": ["unknown field"]}),
         ({"start": "tomorrow"}, None),
+        ({"start": 1937000000}, {"start": [NOT_ISO]}),  # not Unix seconds
+        ({"end": "1937000000"}, {"end": [NOT_ISO]}),
         ({"start": "0001-01-01T00:00:00+14:00"}, {"start": ["Value error, must be between the years 2000 and 2100"]}),
         ({"end": "9999-12-31T23:59:59-12:00"}, {"end": ["Value error, must be between the years 2000 and 2100"]}),
     ],
@@ -262,6 +267,8 @@ async def test_list_filters_and_pagination(catalog):
     ("query", "status", "field"),
     [
         ("from=yesterday", 422, "from"),
+        ("to=0.5", 422, "to"),  # not Unix seconds
+        ("from=1937000000", 422, "from"),
         ("from=2032-02-01T00:00:00Z&to=2032-01-01T00:00:00Z", 422, "to"),
         ("per_page=500", 422, "per_page"),
         ("page=0", 422, "page"),

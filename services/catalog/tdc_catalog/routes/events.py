@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -14,6 +13,7 @@ from tdc_shared.pagination import Pagination, paginated
 
 from .. import ics
 from ..deps import Db
+from ..models import IsoDateTime
 from ..queries import events as queries
 from ..queries import locations as location_queries
 from ..queries.common import utc_naive
@@ -40,9 +40,9 @@ async def list_events(
     lang: Lang,
     page: Pagination,
     start_from: Annotated[
-        datetime | None, Query(alias="from", description="Starting at or after (UTC if no offset)")
+        IsoDateTime | None, Query(alias="from", description="Starting at or after (UTC if no offset)")
     ] = None,
-    start_to: Annotated[datetime | None, Query(alias="to", description="Starting before (UTC if no offset)")] = None,
+    start_to: Annotated[IsoDateTime | None, Query(alias="to", description="Starting before (UTC if no offset)")] = None,
     location: SlugFilter = None,
     artist: SlugFilter = None,
     q: Annotated[str | None, Query(max_length=100)] = None,
