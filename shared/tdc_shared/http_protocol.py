@@ -9,10 +9,15 @@ Run every service and the gateway with `uvicorn --http tdc_shared.http_protocol:
 - The request line and headers may take MAX_HEAD_BYTES at most; past that the answer is 431
   and the connection closes. httptools itself sets no limit: without one a client could make
   us (and the service behind the gateway) hold headers of any size in memory.
+- They must also arrive within HEAD_TIMEOUT_SECONDS of the connection opening or of the
+  request's first byte: 408 otherwise, or a plain close if nothing came at all. uvicorn times
+  out only idle keep-alive connections, so a client trickling its headers (or sending
+  nothing) could hold a connection, and its memory, forever.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
@@ -24,6 +29,7 @@ MAX_HEAD_BYTES = 32 * 1024
 # After a refusal, how long the rest of what the client sends is read and dropped. Closing at
 # once, with its bytes unread, would reset the connection and the client could lose our answer.
 LINGER_SECONDS = 2.0
+HEAD_TIMEOUT_SECONDS = 10.0
 
 
 class _Refused(Exception):
@@ -32,15 +38,28 @@ class _Refused(Exception):
 
 class EnvelopeHttpProtocol(HttpToolsProtocol):
     max_head_bytes = MAX_HEAD_BYTES
+    head_timeout_seconds = HEAD_TIMEOUT_SECONDS
+    _head_timer: asyncio.TimerHandle | None = None
+    _received_any = False
     _in_head = False
     _head_bytes = 0  # raw bytes received while the head is incomplete (what we hold)
     _parsed_head_bytes = 0  # the head as parsed, however it arrived
     _refused = False
 
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm_head_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm_head_timer()
+        super().connection_lost(exc)
+
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._in_head = True
         self._head_bytes = self._parsed_head_bytes = 0
+        if self._head_timer is None:  # a later request on a kept-alive connection
+            self._arm_head_timer()
 
     def on_url(self, url: bytes) -> None:
         self._count_parsed(len(url))
@@ -52,11 +71,13 @@ class EnvelopeHttpProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._in_head = False
+        self._disarm_head_timer()
         super().on_headers_complete()
 
     def data_received(self, data: bytes) -> None:
         if self._refused:
             return
+        self._received_any = True
         super().data_received(data)
         # A head still incomplete after this read is held in memory: bound it as it arrives,
         # before the parser has a whole header to report.
@@ -69,6 +90,23 @@ class EnvelopeHttpProtocol(HttpToolsProtocol):
         if not self._refused:  # a refusal stops the parser with an error of its own
             self._refuse(400, "Malformed HTTP request")
 
+    def _arm_head_timer(self) -> None:
+        self._head_timer = self.loop.call_later(self.head_timeout_seconds, self._head_timed_out)
+
+    def _disarm_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_timed_out(self) -> None:
+        self._head_timer = None
+        if self._refused or self.transport.is_closing():
+            return
+        if self._received_any:
+            self._refuse(408, "Request headers not received in time")
+        else:
+            self.transport.close()  # nothing was asked: nothing to answer
+
     def _count_parsed(self, size: int) -> None:
         self._parsed_head_bytes += size
         if self._parsed_head_bytes > self.max_head_bytes:
@@ -77,6 +115,7 @@ class EnvelopeHttpProtocol(HttpToolsProtocol):
 
     def _refuse(self, status: int, message: str) -> None:
         self._refused = True
+        self._disarm_head_timer()
         if status == 431:
             self.logger.warning("Request head larger than %d bytes refused.", self.max_head_bytes)
         body = json.dumps(error_body(message), separators=(",", ":")).encode()

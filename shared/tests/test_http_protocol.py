@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import socket
 from collections.abc import AsyncIterator
 
@@ -18,8 +19,13 @@ async def app(scope, receive, send):  # type: ignore[no-untyped-def]
     if scope["type"] != "http":
         return
     body = json.dumps({"headers": len(scope["headers"]), "path": scope["path"]}).encode()
-    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+class QuickProtocol(EnvelopeHttpProtocol):
+    head_timeout_seconds = 1.0  # the production 10 s, shortened for the test
 
 
 @pytest.fixture(scope="module")
@@ -27,9 +33,7 @@ async def port() -> AsyncIterator[int]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         free = sock.getsockname()[1]
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=free, http=EnvelopeHttpProtocol, lifespan="off", log_level="error"
-    )
+    config = uvicorn.Config(app, host="127.0.0.1", port=free, http=QuickProtocol, lifespan="off", log_level="error")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:
@@ -55,7 +59,8 @@ async def exchange(port: int, *chunks: bytes) -> tuple[list[bytes], bytes]:
         with contextlib.suppress(TimeoutError, ConnectionError):
             while chunk := await asyncio.wait_for(reader.read(65536), 1.0):
                 data += chunk
-        return [line for line in data.split(b"\r\n") if line.startswith(b"HTTP/1.1 ")], data
+        # Status lines wherever they start: a response without a body separator follows the last one.
+        return re.findall(rb"HTTP/1\.1 \d{3}[^\r]*", data), data
     finally:
         writer.close()
 
@@ -111,3 +116,34 @@ async def test_a_large_body_after_a_small_head_is_not_a_large_head(port: int) ->
     request = b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % len(body)
     statuses, _ = await exchange(port, request + body)
     assert statuses == [b"HTTP/1.1 200 OK"]
+
+
+async def test_a_head_that_does_not_arrive_in_time_is_408(port: int) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n")  # and then nothing more
+    await writer.drain()
+    data = await asyncio.wait_for(reader.read(65536), 2.0)
+    writer.close()
+    assert data.startswith(b"HTTP/1.1 408 ")
+    assert envelope_of(data) == {"success": False, "error": "Request headers not received in time"}
+
+
+async def test_a_connection_that_sends_nothing_is_closed(port: int) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    assert await asyncio.wait_for(reader.read(65536), 2.0) == b""  # closed, nothing said
+    writer.close()
+
+
+async def test_the_head_timer_does_not_cut_a_kept_alive_connection(port: int) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        for path in (b"/first", b"/second"):
+            writer.write(b"GET " + path + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+            await writer.drain()
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 2.0)
+            assert head.startswith(b"HTTP/1.1 200 ")
+            length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+            assert path in await reader.readexactly(length)
+            await asyncio.sleep(1.3)  # longer than the head timeout, shorter than uvicorn's 5 s keep-alive
+    finally:
+        writer.close()
