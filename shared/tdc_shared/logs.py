@@ -25,7 +25,7 @@ def new_request_id() -> str:
 
 def accept_request_id(value: str | None) -> str:
     """The caller's request id when it is sane, else a fresh one (never trust it into logs raw)."""
-    if value and _VALID_REQUEST_ID.match(value):
+    if value and _VALID_REQUEST_ID.fullmatch(value):
         return value
     return new_request_id()
 

@@ -49,7 +49,7 @@ class Migration:
 def load_migrations(directory: Path) -> list[Migration]:
     migrations: list[Migration] = []
     for path in sorted(Path(directory).glob("*.sql")):
-        match = FILE_NAME.match(path.name)
+        match = FILE_NAME.fullmatch(path.name)
         if not match:
             raise MigrationError(f"{path.name}: migration files are named NNNN_lower_snake.sql")
         migrations.append(Migration(int(match.group(1)), path.name, path.read_text(encoding="utf-8")))

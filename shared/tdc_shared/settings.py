@@ -96,6 +96,6 @@ class ServiceSettings(BaseSettings):
     def schema_for(self, context: str) -> str:
         """The MySQL schema a bounded context owns, e.g. `tdc_catalog`."""
         name = f"{self.db_prefix}{context}"
-        if not SCHEMA_NAME.match(name):
+        if not SCHEMA_NAME.fullmatch(name):
             raise ValueError(f"invalid schema name {name!r}")
         return name

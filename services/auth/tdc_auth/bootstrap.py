@@ -33,9 +33,9 @@ DEMO_USERS: tuple[tuple[str, str, str, str], ...] = (
 
 def username_from(email: str) -> str:
     base = re.sub(r"[^A-Za-z0-9_.-]", "", email.split("@", 1)[0])[:24]
-    if not USERNAME.match(base):
+    if not USERNAME.fullmatch(base):
         base = f"user{base}"[:24]
-    return base if USERNAME.match(base) else "user"
+    return base if USERNAME.fullmatch(base) else "user"
 
 
 async def ensure_user(

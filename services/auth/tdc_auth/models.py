@@ -26,7 +26,7 @@ def normalize_email(value: str) -> str:
 
 
 def _username(value: str) -> str:
-    if not USERNAME.match(value):
+    if not USERNAME.fullmatch(value):
         raise ValueError("must be 3 to 32 characters: letters, digits, '_', '.', '-', starting with a letter or digit")
     return value
 
@@ -38,13 +38,13 @@ def _language(value: str) -> str:
 
 
 def _http_url(value: str) -> str:
-    if not re.match(r"^https?://[^\s/$.?#][^\s]*$", value, re.IGNORECASE):
+    if not re.fullmatch(r"https?://[^\s/$.?#][^\s]*", value, re.IGNORECASE):
         raise ValueError("must be an http(s) URL")
     return value
 
 
 def _sl_name(value: str) -> str:
-    if not SL_AVATAR_NAME.match(value):
+    if not SL_AVATAR_NAME.fullmatch(value):
         raise ValueError("must be a Second Life name: 2 to 63 letters, digits, spaces, '.', '_' or '-'")
     return value
 

@@ -43,7 +43,15 @@ async def test_profile_refuses_privileged_and_invalid_fields(client: httpx.Async
         response = await client.patch("/api/v1/user/profile", headers=me["headers"], json=body)
         assert response.status_code == 422, body
         assert response.json()["errors"] == {field: [message]}, body
-    for body in ({"language": "de"}, {"avatar_url": "javascript:alert(1)"}, {"sl_avatar_name": "<b>"}):
+    for body in (
+        {"language": "de"},
+        {"avatar_url": "javascript:alert(1)"},
+        {"sl_avatar_name": "<b>"},
+        # A trailing line break passes a `^...$` pattern under re.match; it must not pass here.
+        {"username": "night_owl\n"},
+        {"avatar_url": "https://cdn.example.com/a.png\n"},
+        {"sl_avatar_name": "Luna Resident\n"},
+    ):
         response = await client.patch("/api/v1/user/profile", headers=me["headers"], json=body)
         assert response.status_code == 422 and set(response.json()["errors"]) == set(body), body
     profile = (await client.get("/api/v1/user/profile", headers=me["headers"])).json()["data"]
