@@ -12,6 +12,7 @@ from tdc_shared.db import Row
 from tdc_shared.i18n import LANGUAGES
 
 from .clock import iso
+from .passwords import MAX_LENGTH, MIN_LENGTH
 
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,31}$")
 SL_AVATAR_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{1,62}$")
@@ -49,12 +50,28 @@ def _sl_name(value: str) -> str:
     return value
 
 
-Email = Annotated[str, Field(max_length=254), AfterValidator(normalize_email)]
-Username = Annotated[str, AfterValidator(_username)]
-Language = Annotated[str, AfterValidator(_language)]
+# json_schema_extra documents in OpenAPI what the validators check, for the frontend's own forms.
+Email = Annotated[str, Field(max_length=254, json_schema_extra={"format": "email"}), AfterValidator(normalize_email)]
+Username = Annotated[
+    str,
+    Field(json_schema_extra={"pattern": USERNAME.pattern, "minLength": 3, "maxLength": 32}),
+    AfterValidator(_username),
+]
+Language = Annotated[str, Field(json_schema_extra={"enum": list(LANGUAGES)}), AfterValidator(_language)]
 # The policy (length, common list) is checked by the route so that its messages land on the right field;
 # the bound here only stops absurd bodies before hashing.
 Password = Annotated[str, Field(min_length=1, max_length=4096)]
+# A password being set: documented with the policy's bounds (passwords.policy_problems).
+NewPassword = Annotated[
+    Password,
+    Field(
+        json_schema_extra={
+            "minLength": MIN_LENGTH,
+            "maxLength": MAX_LENGTH,
+            "description": f"At least {MIN_LENGTH} characters, and not one of the most common passwords",
+        }
+    ),
+]
 
 
 class Body(BaseModel):
@@ -64,7 +81,7 @@ class Body(BaseModel):
 class RegisterBody(Body):
     email: Email
     username: Username
-    password: Password
+    password: NewPassword
     language: Language = "en"
 
 
@@ -91,12 +108,12 @@ class OptionalEmailBody(Body):
 
 class ResetPasswordBody(Body):
     token: Annotated[str, Field(min_length=1, max_length=200)]
-    password: Password
+    password: NewPassword
 
 
 class ChangePasswordBody(Body):
     current_password: Password | None = None
-    new_password: Password
+    new_password: NewPassword
 
 
 class ProfilePatch(Body):

@@ -145,3 +145,20 @@ async def test_login_bad_inputs(client: httpx.AsyncClient):
     assert response.status_code == 422 and response.json()["errors"] == {"password": ["Field required"]}
     response = await client.post("/api/v1/auth/login", json={"email": "x@example.com", "password": "p", "role": "x"})
     assert response.status_code == 422 and response.json()["errors"] == {"role": ["unknown field"]}
+
+
+async def test_openapi_documents_what_registration_checks(client: httpx.AsyncClient):
+    # The frontend builds its forms from this: the documented rules are the ones enforced.
+    schemas = (await client.get("/openapi.json")).json()["components"]["schemas"]
+    body = schemas["RegisterBody"]["properties"]
+    assert body["password"]["minLength"] == 8 and body["password"]["maxLength"] == 1024
+    assert body["username"]["pattern"] == "^[A-Za-z0-9][A-Za-z0-9_.-]{2,31}$"
+    assert body["email"]["format"] == "email"
+    assert body["language"]["enum"] == ["en", "it", "fr", "es"]
+    assert schemas["ChangePasswordBody"]["properties"]["new_password"]["minLength"] == 8
+    response = await client.post(
+        "/api/v1/auth/register",
+        json={"email": "short-pw@example.com", "username": "shortpw", "password": "a" * 7},
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"] == {"password": ["must be at least 8 characters"]}
