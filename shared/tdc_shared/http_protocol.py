@@ -116,6 +116,11 @@ class EnvelopeHttpProtocol(HttpToolsProtocol):
     def _refuse(self, status: int, message: str) -> None:
         self._refused = True
         self._disarm_head_timer()
+        if self.cycle is not None and not self.cycle.response_complete:
+            # A pipelined request went wrong while an earlier one is still being answered: an
+            # answer now would land in the middle of that one's, so the connection just ends.
+            self.transport.close()
+            return
         if status == 431:
             self.logger.warning("Request head larger than %d bytes refused.", self.max_head_bytes)
         body = json.dumps(error_body(message), separators=(",", ":")).encode()

@@ -18,6 +18,8 @@ from tdc_shared.http_protocol import MAX_HEAD_BYTES, EnvelopeHttpProtocol
 async def app(scope, receive, send):  # type: ignore[no-untyped-def]
     if scope["type"] != "http":
         return
+    if scope["path"] == "/slow":
+        await asyncio.sleep(0.3)
     body = json.dumps({"headers": len(scope["headers"]), "path": scope["path"]}).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": 200, "headers": headers})
@@ -148,3 +150,12 @@ async def test_the_head_timer_does_not_cut_a_kept_alive_connection(port: int) ->
             await asyncio.sleep(1.3)  # longer than the head timeout, shorter than uvicorn's 5 s keep-alive
     finally:
         writer.close()
+
+
+async def test_a_bad_pipelined_request_never_answers_inside_an_earlier_answer(port: int) -> None:
+    # The second request's head overflows while the first is still being answered: a 431 then
+    # would be read as the first one's answer. The connection ends instead.
+    first = b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"
+    second = b"GET /two HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * (MAX_HEAD_BYTES + 1) + b"\r\n\r\n"
+    statuses, _ = await exchange(port, first + second)
+    assert all(not status.startswith(b"HTTP/1.1 431") for status in statuses)
