@@ -9,11 +9,15 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import json
+import os
+import secrets
+import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import aio_pika
 import httpx
@@ -43,9 +47,47 @@ class RunningStack:
         self.admin_email = admin_email
         self.admin_password = admin_password
         self.log_file = stack.log_file
+        self.service_env = stack.service_env  # each service's own TDC_MYSQL_URL
 
     def service_url(self, name: str) -> str:
         return self._stack.service_url(name)
+
+
+def service_accounts(root_url: str, prefix: str, services: list[str], workdir: Path) -> dict[str, dict[str, str]]:
+    """Each service's own database account, made by deploy/mysql/initdb as compose makes them:
+    the journeys then prove every service works with rights on its own schema only."""
+    passwords = {name: secrets.token_hex(16) for name in services}
+    wrapper = workdir / "mysql"
+    wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{ROOT / "tests-e2e" / "tools" / "mysql_shim.py"}" "$@"\n')
+    wrapper.chmod(0o755)
+    env = {
+        **os.environ,
+        "PATH": f"{workdir}{os.pathsep}{os.environ.get('PATH', '')}",
+        "TDC_E2E_ROOT_MYSQL_URL": root_url,
+        "TDC_DB_PREFIX": prefix,
+        "TDC_DB_SERVICES": " ".join(services),
+        **{f"TDC_{name.upper()}_DB_PASSWORD": password for name, password in passwords.items()},
+    }
+    script = ROOT / "deploy" / "mysql" / "initdb" / "10-service-accounts.sh"
+    subprocess.run(["sh", str(script)], env=env, check=True, capture_output=True, timeout=60)
+    root = urlsplit(root_url)
+    query = f"?{root.query}" if root.query else ""
+    return {
+        name: {"TDC_MYSQL_URL": f"mysql://{prefix}{name}:{password}@{root.hostname}:{root.port or 3306}{query}"}
+        for name, password in passwords.items()
+    }
+
+
+async def _drop_accounts(root_url: str, accounts: list[str]) -> None:
+    from tdc_shared.db import connect
+
+    conn = await connect(root_url)
+    try:
+        cursor = await conn.cursor()
+        for account in accounts:
+            await cursor.execute(f"DROP USER IF EXISTS '{account}'@'%'")
+    finally:
+        await conn.close()
 
 
 @pytest.fixture(scope="session")
@@ -67,19 +109,23 @@ def stack(mysql_url: str, amqp_url: str, db_prefix: str, tmp_path_factory) -> It
             "TDC_LOG_LEVEL": "WARNING",
         }
     )
-    names = ["gateway", *stack_module.discover_services()]
+    services = stack_module.discover_services()
+    names = ["gateway", *services]
     ports = {name: stack_module.free_port() for name in names}
     log_file = tmp_path_factory.mktemp("stack") / "stack.log"
-    stack = stack_module.Stack(env=env, ports=ports, echo=False, log_file=log_file)
-    stack.start()
+    service_env = service_accounts(mysql_url, env["TDC_DB_PREFIX"], services, tmp_path_factory.mktemp("initdb"))
+    stack = stack_module.Stack(env=env, ports=ports, echo=False, log_file=log_file, service_env=service_env)
     try:
-        stack.wait_ready()
-    except RuntimeError as exc:
+        stack.start()
+        try:
+            stack.wait_ready()
+        except RuntimeError as exc:
+            tail = log_file.read_text(errors="replace")[-4000:] if log_file.exists() else ""
+            pytest.fail(f"the stack did not start: {exc}\n{tail}")
+        yield RunningStack(stack, amqp_url, namespace, admin_email, admin_password)
+    finally:
         stack.stop()
-        tail = log_file.read_text(errors="replace")[-4000:] if log_file.exists() else ""
-        pytest.fail(f"the stack did not start: {exc}\n{tail}")
-    yield RunningStack(stack, amqp_url, namespace, admin_email, admin_password)
-    stack.stop()
+        asyncio.run(_drop_accounts(mysql_url, [f"{env['TDC_DB_PREFIX']}{name}" for name in services]))
 
 
 @pytest.fixture

@@ -57,3 +57,24 @@ def test_malformed_and_oversized_requests_are_refused_in_the_envelope(stack, tar
     answer = raw_exchange(url, huge)
     assert answer.startswith(b"HTTP/1.1 431 ")
     assert json.loads(answer.partition(b"\r\n\r\n")[2])["error"] == "Request header fields too large"
+
+
+async def test_each_service_reaches_its_own_schema_only(stack) -> None:
+    # The stack runs every service on its own account (deploy/mysql/initdb, as in compose).
+    from mysql.connector import errors as mysql_errors
+
+    from tdc_shared.db import connect
+
+    prefix = stack.env["TDC_DB_PREFIX"]
+    catalog_url = stack.service_env["catalog"]["TDC_MYSQL_URL"]
+    assert f"//{prefix}catalog:" in catalog_url
+    conn = await connect(catalog_url)
+    try:
+        cursor = await conn.cursor()
+        await cursor.execute(f"SELECT COUNT(*) FROM `{prefix}catalog`.events")
+        await cursor.fetchall()
+        with pytest.raises(mysql_errors.ProgrammingError) as denied:
+            await cursor.execute(f"SELECT email FROM `{prefix}auth`.users")
+        assert denied.value.errno in (1044, 1142)  # access denied to the database / to the table
+    finally:
+        await conn.close()

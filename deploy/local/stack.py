@@ -119,6 +119,8 @@ class Stack:
     services: list[str] = field(default_factory=discover_services)
     echo: bool = True
     log_file: Path | None = None
+    # Settings for one process only, e.g. each service's own database account.
+    service_env: dict[str, dict[str, str]] = field(default_factory=dict)
     processes: list[Process] = field(default_factory=list)
 
     @property
@@ -163,7 +165,7 @@ class Stack:
             popen = subprocess.Popen(
                 command,
                 cwd=ROOT,
-                env={**env, "TDC_SERVICE_NAME": name},
+                env={**env, "TDC_SERVICE_NAME": name, **self.service_env.get(name, {})},
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # Ctrl-C reaches us alone; we stop the children in order

@@ -143,6 +143,23 @@ def test_compose_operator_requirements() -> None:
     assert referenced <= example, referenced - example
 
 
+def test_every_service_has_a_database_account_of_its_own() -> None:
+    # ARCHITECTURE: each schema has its own MySQL user; deploy/mysql/initdb creates them (the
+    # end-to-end stack runs that same script), compose hands each service its own URL.
+    compose = _compose()
+    mysql = compose["services"]["mysql"]
+    assert "./deploy/mysql/initdb:/docker-entrypoint-initdb.d:ro" in mysql["volumes"]
+    folders = sorted(p.name for p in (REPO_ROOT / "services").iterdir() if (p / "pyproject.toml").exists())
+    assert mysql["environment"]["TDC_DB_SERVICES"].split() == folders
+    for name in folders:
+        assert f"TDC_{name.upper()}_DB_PASSWORD" in mysql["environment"], name
+        url = compose["services"][name]["environment"]["TDC_MYSQL_URL"]
+        assert url.startswith(f"mysql://tdc_{name}:${{TDC_{name.upper()}_DB_PASSWORD"), name
+        assert url.endswith("@mysql:3306?ssl=required"), name
+    example = (REPO_ROOT / ".env.example").read_text()
+    assert "TDC_MYSQL_URL=" not in example  # no shared (root) URL for the services
+
+
 def test_dockerfile_is_multi_stage_and_non_root() -> None:
     text = (REPO_ROOT / "deploy" / "docker" / "service.Dockerfile").read_text()
     assert len(re.findall(r"^FROM ", text, re.M)) >= 2
@@ -197,3 +214,34 @@ def test_bucketed_matching_agrees_with_a_plain_scan() -> None:
     for path in samples:
         plain = next((r for r in table.routes if r.matches(path)), None)
         assert table.match(path) == plain, path
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"TDC_AUTH_DB_PASSWORD": "fine-password"}, "TDC_CATALOG_DB_PASSWORD is not set"),
+        ({"TDC_AUTH_DB_PASSWORD": "x'; DROP USER root; --", "TDC_CATALOG_DB_PASSWORD": "ok"}, "may hold only"),
+        ({"TDC_AUTH_DB_PASSWORD": "a", "TDC_CATALOG_DB_PASSWORD": "b", "TDC_DB_PREFIX": "tdc-"}, "TDC_DB_PREFIX"),
+    ],
+    ids=["missing password", "quote in a password", "bad prefix"],
+)
+def test_the_account_script_refuses_bad_settings_before_any_sql(
+    tmp_path: Path, env: dict[str, str], message: str
+) -> None:
+    import subprocess
+
+    called = tmp_path / "called"
+    fake = tmp_path / "mysql"
+    fake.write_text(f"#!/bin/sh\ncat > {called}\n")
+    fake.chmod(0o755)
+    script = REPO_ROOT / "deploy" / "mysql" / "initdb" / "10-service-accounts.sh"
+    result = subprocess.run(
+        ["sh", str(script)],
+        env={"PATH": f"{tmp_path}:/usr/bin:/bin", "TDC_DB_SERVICES": "auth catalog", **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert not called.exists()  # nothing reached the server
