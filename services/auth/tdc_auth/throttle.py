@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from ipaddress import ip_address
@@ -86,47 +87,47 @@ class Throttle:
         """Count a sign-in attempt before its password is checked; 429 while the account or the
         client has used up its failures.
 
-        Counted first, like a mail request (see `email_request`), so that a burst of parallel
-        guesses is held to the limit as well: checking first and counting after the failure would
-        let every guess of the burst through. A success withdraws the attempt, so in the end only
-        failures count.
+        Counted first, so that a burst of parallel guesses is held to the limit as well: checking
+        first and counting after the failure would let every guess of the burst through. A success
+        withdraws the attempt, so in the end only failures count.
         """
-        now = utcnow()
-        keys = (
-            (self.account_limit, LOGIN_ACCOUNT, self.subject(email)),
-            (self.client_limit, LOGIN_CLIENT, self.subject(client)),
+        account = self.subject(email)
+        hit_ids = await self._admit(
+            ((self.account_limit, LOGIN_ACCOUNT, account), (self.client_limit, LOGIN_CLIENT, self.subject(client))),
+            "Too many failed sign-in attempts; try again later",
         )
-        async with self.db.transaction() as tx:
-            hit_ids = [await throttle_hits.add(tx, bucket, subject, now) for _, bucket, subject in keys]
-        refused: int | None = None
-        async with self.db.transaction() as tx:
-            for limit, bucket, subject in keys:
-                hits, oldest = await throttle_hits.count(tx, bucket, subject, now - limit.window)
-                if hits > limit.amount:
-                    refused = limit.retry_after(oldest, now)
-                    for hit_id in hit_ids:
-                        await throttle_hits.remove(tx, hit_id)  # a refused attempt does not count
-                    break
-        if refused is not None:  # raised after the commit, which would otherwise roll the removal back
-            raise TooManyRequests(refused, "Too many failed sign-in attempts; try again later")
-        return LoginAttempt(self, self.subject(email), tuple(hit_ids))
+        return LoginAttempt(self, account, tuple(hit_ids))
 
     async def email_request(self, purpose: str, email: str) -> None:
         """Count one mail-triggering request for `email`; 429 beyond the limit (same for any address)."""
-        bucket, subject, now = f"email-{purpose}", self.subject(email), utcnow()
-        # Our hit is committed before we count, and we count every hit in the window, racing ones
-        # included: the last of any racing requests to commit then sees all the others, so together
-        # they never pass the limit (they may refuse each other instead). Counting only the ids up to
-        # ours lets too many through: a lower id can commit after our count.
+        await self._admit(
+            ((self.email_limit, f"email-{purpose}", self.subject(email)),), "Too many requests for this address"
+        )
+
+    async def _admit(self, counted: Sequence[tuple[Limit, str, str]], refusal: str) -> list[int]:
+        """Count one hit for each (limit, bucket, subject); if any window then holds more than its
+        limit, withdraw them all and refuse (429). Returns the hits' ids.
+
+        Our hits are committed before we count, and we count every hit in the window, racing ones
+        included: the last of any racing requests to commit then sees all the others, so together
+        they never pass the limit (they may refuse each other instead). Counting only the ids up to
+        ours lets too many through: a lower id can commit after our count.
+        """
+        now = utcnow()
         async with self.db.transaction() as tx:
-            hit_id = await throttle_hits.add(tx, bucket, subject, now)
+            hit_ids = [await throttle_hits.add(tx, bucket, subject, now) for _, bucket, subject in counted]
+        retry_after: int | None = None
         async with self.db.transaction() as tx:
-            hits, oldest = await throttle_hits.count(tx, bucket, subject, now - self.email_limit.window)
-            refused = hits > self.email_limit.amount
-            if refused:
-                await throttle_hits.remove(tx, hit_id)  # a refused request does not count
-        if refused:  # raised after the commit, which would otherwise roll the removal back
-            raise TooManyRequests(self.email_limit.retry_after(oldest, now), "Too many requests for this address")
+            for limit, bucket, subject in counted:
+                hits, oldest = await throttle_hits.count(tx, bucket, subject, now - limit.window)
+                if hits > limit.amount:
+                    retry_after = limit.retry_after(oldest, now)
+                    for hit_id in hit_ids:
+                        await throttle_hits.remove(tx, hit_id)  # a refused request does not count
+                    break
+        if retry_after is not None:  # raised after the commit, which would otherwise roll the removal back
+            raise TooManyRequests(retry_after, refusal)
+        return hit_ids
 
 
 def client_address(request: Request, trusted_proxies: list[str]) -> str:
