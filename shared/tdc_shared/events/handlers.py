@@ -13,28 +13,33 @@ processed, so its effect and "seen it" commit together or not at all:
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Generic, TypeVar
 
 from ..db import Session
 from .catalog import spec_for
 from .envelope import Event
 
 Handler = Callable[[Session, Event], Awaitable[None]]
+BroadcastHandler = Callable[[Event], Awaitable[None]]
+H = TypeVar("H")
 
 
-class HandlerRegistry:
+class _Registry(Generic[H]):
+    """Event type -> the functions registered for it, in registration order."""
+
     def __init__(self) -> None:
-        self._handlers: dict[str, list[Handler]] = {}
+        self._handlers: dict[str, list[H]] = {}
 
-    def on(self, event_type: str) -> Callable[[Handler], Handler]:
+    def on(self, event_type: str) -> Callable[[H], H]:
         spec_for(event_type)  # refuse a handler for an event nobody can publish
 
-        def register(handler: Handler) -> Handler:
+        def register(handler: H) -> H:
             self._handlers.setdefault(event_type, []).append(handler)
             return handler
 
         return register
 
-    def handlers_for(self, event_type: str) -> list[Handler]:
+    def handlers_for(self, event_type: str) -> list[H]:
         return list(self._handlers.get(event_type, ()))
 
     @property
@@ -45,10 +50,11 @@ class HandlerRegistry:
         return bool(self._handlers)
 
 
-BroadcastHandler = Callable[[Event], Awaitable[None]]
+class HandlerRegistry(_Registry[Handler]):
+    pass
 
 
-class BroadcastRegistry:
+class BroadcastRegistry(_Registry[BroadcastHandler]):
     """Handlers that every replica runs for each event (no transaction, no inbox, no retry).
 
     For state each process keeps for itself, such as a cache to drop:
@@ -65,28 +71,9 @@ class BroadcastRegistry:
     """
 
     def __init__(self) -> None:
-        self._handlers: dict[str, list[BroadcastHandler]] = {}
+        super().__init__()
         self.resync_callbacks: list[Callable[[], Awaitable[None]]] = []
-
-    def on(self, event_type: str) -> Callable[[BroadcastHandler], BroadcastHandler]:
-        spec_for(event_type)
-
-        def register(handler: BroadcastHandler) -> BroadcastHandler:
-            self._handlers.setdefault(event_type, []).append(handler)
-            return handler
-
-        return register
 
     def on_resync(self, callback: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
         self.resync_callbacks.append(callback)
         return callback
-
-    def handlers_for(self, event_type: str) -> list[BroadcastHandler]:
-        return list(self._handlers.get(event_type, ()))
-
-    @property
-    def event_types(self) -> list[str]:
-        return sorted(self._handlers)
-
-    def __bool__(self) -> bool:
-        return bool(self._handlers)
