@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from tdc_shared.envelope import ERROR_RESPONSES, ApiError, NotFound, fail, install_error_handlers, ok
+from tdc_shared.envelope import ERROR_RESPONSES, NotFound, install_error_handlers, ok
 from tdc_shared.i18n import Lang
 from tdc_shared.logs import accept_request_id, request_id_var
 from tdc_shared.observability import HttpMetrics, RequestContextMiddleware
@@ -36,8 +36,7 @@ async def _admin_authorization(request: Request) -> str:
     try:
         await enforcer.check("admin", authorization, set())
     except Rejected as exc:
-        headers = {k.decode(): v.decode() for k, v in exc.headers}
-        raise ApiError(exc.message, status=exc.status, headers=headers) from exc
+        raise exc.as_api_error() from exc
     assert authorization is not None
     return authorization
 
@@ -134,7 +133,7 @@ def _routes(gateway: Gateway) -> APIRouter:
         try:
             claims = await gateway.enforcer.check(policy, request.headers.get("authorization"), present)
         except Rejected as exc:
-            return fail(exc.message, exc.status, headers={k.decode(): v.decode() for k, v in exc.headers})
+            raise exc.as_api_error() from exc
         headers = {}
         if claims is not None:
             headers = {"X-User-Id": claims.sub, "X-User-Role": claims.role}

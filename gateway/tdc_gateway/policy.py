@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass
 
 from tdc_shared.auth import Claims, InvalidToken, TokenVerifier
-from tdc_shared.envelope import error_body
+from tdc_shared.envelope import ApiError, error_body
 
 IDENTITY_HEADERS = ("x-user-id", "x-user-role", "x-user-patreon-tier")
 
@@ -34,6 +34,10 @@ class Rejected(Exception):
         self.message = message
         self.body = envelope_bytes(message)
         self.headers = headers
+
+    def as_api_error(self) -> ApiError:
+        """The same refusal for the gateway's FastAPI endpoints, whose handlers render ApiError."""
+        return ApiError(self.message, status=self.status, headers={k.decode(): v.decode() for k, v in self.headers})
 
 
 _BEARER_CHALLENGE = ((b"www-authenticate", b"Bearer"),)
