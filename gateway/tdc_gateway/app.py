@@ -18,6 +18,7 @@ from starlette.types import Receive, Scope, Send
 
 from tdc_shared.app import default_verifier
 from tdc_shared.auth import TokenVerifier
+from tdc_shared.envelope import envelope_bytes
 from tdc_shared.logs import accept_request_id, configure_logging
 from tdc_shared.settings import ServiceSettings
 
@@ -28,7 +29,7 @@ from .fast import FastUpstreams
 from .local import build_local_app
 from .metrics import ProxyMetrics
 from .openapi import OpenApiMerger
-from .policy import PolicyEnforcer, envelope_bytes
+from .policy import PolicyEnforcer
 from .proxy import SKIP_AUTO_HEADERS, Proxy
 from .settings import GatewaySettings
 from .table import RoutingTable, load_table

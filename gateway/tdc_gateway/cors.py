@@ -10,7 +10,7 @@ from collections.abc import Iterable
 
 from starlette.types import Message, Scope, Send
 
-from .policy import envelope_bytes
+from tdc_shared.envelope import envelope_bytes
 
 ALLOWED_METHODS = b"GET, POST, PUT, PATCH, DELETE, OPTIONS, HEAD"
 EXPOSED_HEADERS = b"X-Request-Id, Retry-After, Content-Disposition, ETag, Location"

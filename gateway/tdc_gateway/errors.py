@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.types import Send
 
-from .policy import envelope_bytes
+from tdc_shared.envelope import envelope_bytes
 
 _JSON = (b"content-type", b"application/json")
 

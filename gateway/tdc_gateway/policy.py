@@ -12,17 +12,12 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 from tdc_shared.auth import Claims, InvalidToken, TokenVerifier
-from tdc_shared.envelope import ApiError, error_body
+from tdc_shared.envelope import ApiError, envelope_bytes
 
 IDENTITY_HEADERS = ("x-user-id", "x-user-role", "x-user-patreon-tier")
-
-
-def envelope_bytes(message: str) -> bytes:
-    return json.dumps(error_body(message), separators=(",", ":")).encode()
 
 
 class Rejected(Exception):

@@ -24,6 +24,7 @@ from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 from starlette.types import Receive, Scope, Send
 
+from tdc_shared.envelope import envelope_bytes
 from tdc_shared.logs import accept_request_id
 
 from .cors import Cors
@@ -36,7 +37,7 @@ from .fast import DROP_RESPONSE as _DROP_RESPONSE
 from .fast import SMALL_BODY, FastUpstreams, request_head
 from .fast import forward as forward_fast
 from .metrics import ProxyMetrics
-from .policy import PolicyEnforcer, Rejected, envelope_bytes, identity_headers
+from .policy import PolicyEnforcer, Rejected, identity_headers
 from .table import Route
 
 log = logging.getLogger("tdc.gateway")

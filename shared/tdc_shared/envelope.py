@@ -9,6 +9,7 @@ shape; routes raise `ApiError` (or its named subclasses) for everything else.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 from typing import Any, Literal
@@ -71,6 +72,11 @@ def error_body(message: str, errors: FieldErrors | None = None) -> dict[str, Any
     if errors:
         body["errors"] = errors
     return body
+
+
+def envelope_bytes(message: str) -> bytes:
+    """The error envelope as compact JSON bytes, for answers written below FastAPI."""
+    return json.dumps(error_body(message), separators=(",", ":")).encode()
 
 
 def fail(

@@ -18,11 +18,10 @@ Run every service and the gateway with `uvicorn --http tdc_shared.http_protocol:
 from __future__ import annotations
 
 import asyncio
-import json
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
-from .envelope import error_body
+from .envelope import envelope_bytes
 
 # As nginx's default (4 buffers of 8 KiB); a browser with a full cookie jar stays well below.
 MAX_HEAD_BYTES = 32 * 1024
@@ -123,7 +122,7 @@ class EnvelopeHttpProtocol(HttpToolsProtocol):
             return
         if status == 431:
             self.logger.warning("Request head larger than %d bytes refused.", self.max_head_bytes)
-        body = json.dumps(error_body(message), separators=(",", ":")).encode()
+        body = envelope_bytes(message)
         head = [STATUS_LINE[status]]
         for name, value in self.server_state.default_headers:
             head += [name, b": ", value, b"\r\n"]

@@ -7,7 +7,6 @@ path, so a crawler cannot blow up the label set.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from typing import Any
@@ -15,12 +14,12 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .envelope import error_body
+from .envelope import envelope_bytes
 from .logs import REQUEST_ID_HEADER, accept_request_id, request_id_var
 
 log = logging.getLogger("tdc.access")
 
-_INTERNAL_ERROR = json.dumps(error_body("Internal server error")).encode()
+_INTERNAL_ERROR = envelope_bytes("Internal server error")
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
