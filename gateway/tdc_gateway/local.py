@@ -18,7 +18,7 @@ from tdc_shared.logs import accept_request_id, request_id_var
 from tdc_shared.observability import HttpMetrics, RequestContextMiddleware
 
 from .openapi import DOCS_HTML, DOCS_INIT_JS
-from .policy import Rejected
+from .policy import Rejected, identity_headers
 from .table import POLICIES
 
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 SWAGGER_UI = Path(str(files("swagger_ui") / "static"))
 STATIC_FILES = {"swagger-ui.css": "text/css", "swagger-ui-bundle.js": "text/javascript"}
-FORWARDED_IDENTITY = ("X-User-Id", "X-User-Role", "X-User-Patreon-Tier")
+FORWARDED_IDENTITY = ("X-User-Id", "X-User-Role", "X-User-Patreon-Tier", "X-User-Patreon-Cents")
 
 
 async def _admin_authorization(request: Request) -> str:
@@ -136,9 +136,7 @@ def _routes(gateway: Gateway) -> APIRouter:
             raise exc.as_api_error() from exc
         headers = {}
         if claims is not None:
-            headers = {"X-User-Id": claims.sub, "X-User-Role": claims.role}
-            if claims.patreon_tier is not None:
-                headers["X-User-Patreon-Tier"] = claims.patreon_tier
+            headers = dict(identity_headers(claims))
         return Response(status_code=200, headers=headers)
 
     return router

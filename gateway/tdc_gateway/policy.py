@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from tdc_shared.auth import Claims, InvalidToken, TokenVerifier
 from tdc_shared.envelope import ApiError, envelope_bytes
 
-IDENTITY_HEADERS = ("x-user-id", "x-user-role", "x-user-patreon-tier")
+IDENTITY_HEADERS = ("x-user-id", "x-user-role", "x-user-patreon-tier", "x-user-patreon-cents")
 
 
 class Rejected(Exception):
@@ -94,4 +94,6 @@ def identity_headers(claims: Claims) -> list[tuple[str, str]]:
     headers = [("X-User-Id", claims.sub), ("X-User-Role", claims.role)]
     if claims.patreon_tier is not None:
         headers.append(("X-User-Patreon-Tier", claims.patreon_tier))
+    if claims.patreon_cents is not None:
+        headers.append(("X-User-Patreon-Cents", str(claims.patreon_cents)))
     return headers

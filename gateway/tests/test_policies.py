@@ -145,12 +145,13 @@ async def test_signature_policies_need_the_header(gateway: Any, upstream: Upstre
 
 async def test_forward_auth_endpoint(gateway: Any, signing_key: SigningKey) -> None:
     _, client = gateway
-    token = signing_key.token(sub=5, role="staff", patreon_tier="gold")
+    token = signing_key.token(sub=5, role="staff", patreon_tier="gold", patreon_cents=1000)
     response = await client.get("/_auth/staff", headers={"Authorization": f"Bearer {token}", "X-User-Id": "1"})
     assert response.status_code == 200
     assert response.headers["x-user-id"] == "5"
     assert response.headers["x-user-role"] == "staff"
     assert response.headers["x-user-patreon-tier"] == "gold"
+    assert response.headers["x-user-patreon-cents"] == "1000"
 
     response = await client.get("/_auth/admin", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 403

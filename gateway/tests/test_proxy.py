@@ -114,17 +114,28 @@ async def test_identity_headers_from_clients_are_stripped(
     gateway: Any, upstream: Upstream, signing_key: SigningKey
 ) -> None:
     _, client = gateway
-    forged = {"X-User-Id": "1", "X-User-Role": "admin", "X-User-Patreon-Tier": "gold", "X-User-Email": "x@y"}
+    forged = {
+        "X-User-Id": "1",
+        "X-User-Role": "admin",
+        "X-User-Patreon-Tier": "gold",
+        "X-User-Patreon-Cents": "99999",
+        "X-User-Email": "x@y",
+    }
     response = await client.get("/api/v1/events", headers=forged)
     assert response.status_code == 200
     names = {name.lower() for name, _ in upstream.seen[-1]["header_list"]}
     assert not {n for n in names if n.startswith("x-user-")}
 
-    token = signing_key.token(sub=42, role="staff", patreon_tier="silver")
+    token = signing_key.token(sub=42, role="staff", patreon_tier="silver", patreon_cents=500)
     response = await client.get("/api/v1/user/profile", headers={**forged, "Authorization": f"Bearer {token}"})
     assert response.status_code == 200
     pairs = [(n.lower(), v) for n, v in upstream.seen[-1]["header_list"] if n.lower().startswith("x-user-")]
-    assert sorted(pairs) == [("x-user-id", "42"), ("x-user-patreon-tier", "silver"), ("x-user-role", "staff")]
+    assert sorted(pairs) == [
+        ("x-user-id", "42"),
+        ("x-user-patreon-cents", "500"),
+        ("x-user-patreon-tier", "silver"),
+        ("x-user-role", "staff"),
+    ]
 
 
 async def test_down_service_is_a_503_envelope(gateway: Any) -> None:

@@ -42,7 +42,10 @@ class Claims:
     role: str
     jti: str
     exp: int
+    # The caller's Patreon standing, from membership's events via auth: both None for a
+    # non-supporter. Gates compare amounts in cents, never tier ids.
     patreon_tier: str | None = None
+    patreon_cents: int | None = None
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -202,12 +205,16 @@ class TokenVerifier:
         if payload.get("typ", "access") != "access":
             raise InvalidToken("Not an access token")
         tier = payload.get("patreon_tier")
+        cents = payload.get("patreon_cents")
+        if cents is not None and (isinstance(cents, bool) or not isinstance(cents, int) or cents < 0):
+            raise InvalidToken("Invalid token")
         return Claims(
             sub=str(payload["sub"]),
             role=role,
             jti=str(payload["jti"]),
             exp=int(payload["exp"]),
             patreon_tier=str(tier) if tier is not None else None,
+            patreon_cents=cents,
             raw=payload,
         )
 

@@ -160,6 +160,86 @@ EVENTS: dict[str, EventSpec] = {
             ("id",),
             "An image was deleted; pictures that used it are unset (replicas drop cached pages).",
         ),
+        # -- blog ------------------------------------------------------------------------------
+        # Bodies of gated posts are never in a payload: the newsletter sends the teaser and a link.
+        EventSpec(
+            "blog.post.published",
+            "blog",
+            ("notification",),
+            (
+                "id",
+                "slug",
+                "translations",
+                "visibility",
+                "required_tier_id",
+                "required_cents",
+                "cover_url",
+                "published_at",
+                "category",
+            ),
+            "A post became readable (now, or at its scheduled time).",
+        ),
+        EventSpec(
+            "blog.post.updated",
+            "blog",
+            ("notification",),
+            (
+                "id",
+                "slug",
+                "translations",
+                "visibility",
+                "required_tier_id",
+                "required_cents",
+                "cover_url",
+                "published_at",
+                "category",
+            ),
+            "A published post changed.",
+        ),
+        EventSpec(
+            "blog.post.unpublished",
+            "blog",
+            ("notification",),
+            ("id", "slug"),
+            "A published post was taken down (or deleted).",
+        ),
+        # -- membership ------------------------------------------------------------------------
+        EventSpec(
+            "membership.supporter.activated",
+            "membership",
+            ("auth", "notification"),
+            ("user_id", "patreon_user_id", "tier_id", "amount_cents", "patron_status"),
+            "A Patreon member became an active supporter (user_id is ours when linked, else null).",
+        ),
+        EventSpec(
+            "membership.supporter.tier_changed",
+            "membership",
+            ("auth", "notification"),
+            ("user_id", "patreon_user_id", "tier_id", "amount_cents", "patron_status"),
+            "An active supporter moved to another tier.",
+        ),
+        EventSpec(
+            "membership.supporter.deactivated",
+            "membership",
+            ("auth", "notification"),
+            ("user_id", "patreon_user_id", "tier_id", "amount_cents", "patron_status"),
+            "A supporter stopped supporting (pledge deleted, declined, former patron, or unlinked).",
+        ),
+        EventSpec(
+            "membership.tier.updated",
+            "membership",
+            ("blog",),
+            ("id", "amount_cents", "translations"),
+            "A Patreon tier appeared or changed (translated titles).",
+        ),
+        # -- integration -----------------------------------------------------------------------
+        EventSpec(
+            "integration.sl.checked_in",
+            "integration",
+            ("catalog",),
+            ("event_id", "event_slug", "location", "avatar_key", "avatar_name", "checked_in_at"),
+            "A DJ or host checked in at a venue from an in-world object: the event shows as live.",
+        ),
     )
 }
 
