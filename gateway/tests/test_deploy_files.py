@@ -15,7 +15,7 @@ import yaml
 from tdc_gateway.settings import DEFAULT_ROUTES_DIR, REPO_ROOT
 from tdc_gateway.table import POLICIES, RoutingTableError, load_documents, load_table, merge
 
-SCHEMAS = REPO_ROOT.parent / "shared" / "schemas"
+SCHEMAS = REPO_ROOT / "deploy" / "schemas"  # vendored copies; see the README there
 ARCHITECTURE_PREFIXES = [
     "/api/v1/auth",
     "/api/v1/user",
@@ -50,7 +50,7 @@ ARCHITECTURE_PREFIXES = [
 
 def _schema(name: str) -> dict[str, Any]:
     path = SCHEMAS / name
-    assert path.is_file(), f"schema {path} missing (expected ../shared/schemas next to the repository)"
+    assert path.is_file(), f"schema {path} missing (vendored under deploy/schemas)"
     return json.loads(path.read_text())
 
 
