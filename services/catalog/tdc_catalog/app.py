@@ -11,13 +11,13 @@ from starlette.middleware import Middleware
 
 from tdc_shared.app import ServiceSpec, create_service
 from tdc_shared.auth import TokenVerifier
+from tdc_shared.cache import CacheMiddleware, ResponseCache
 from tdc_shared.events import EVENTS, BroadcastRegistry, Event
 from tdc_shared.events import MIGRATIONS as BUS_MIGRATIONS
 from tdc_shared.events.bus import event_bus
 from tdc_shared.settings import ServiceSettings
 
 from . import demo
-from .cache import CacheMiddleware, ResponseCache
 from .routes import admin_events, artists, events, locations, media, staff, strings
 from .settings import CatalogSettings
 
@@ -89,5 +89,7 @@ def build(
     app.state.decode_slots = asyncio.Semaphore(settings.catalog_media_concurrent_decodes)
     if cache is not None:
         # Innermost, so request ids, access logs and metrics still see cached answers.
-        app.user_middleware.append(Middleware(CacheMiddleware, cache=cache))
+        app.user_middleware.append(
+            Middleware(CacheMiddleware, cache=cache, excluded=("/api/v1/admin/", "/api/v1/media/"))
+        )
     return app

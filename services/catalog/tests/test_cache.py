@@ -95,7 +95,7 @@ async def test_other_replicas_drop_their_cache_on_our_events(
 
 
 def test_the_cache_keeps_within_its_entry_and_byte_budgets():
-    from tdc_catalog.cache import ResponseCache
+    from tdc_shared.cache import ResponseCache
 
     cache = ResponseCache(ttl=60, max_entries=3, max_age=30, max_bytes=4000)
     for n in range(5):

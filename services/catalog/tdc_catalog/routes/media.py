@@ -17,11 +17,11 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.datastructures import UploadFile
 
 from tdc_shared.auth import StaffUser
+from tdc_shared.cache import etag_matches
 from tdc_shared.envelope import ApiError, NotFound, Unprocessable, created, no_content
 from tdc_shared.events import publish
 from tdc_shared.pagination import Pagination, paginated
 
-from ..cache import etag_matches
 from ..deps import Db, invalidate_on_commit
 from ..images import ImageRejected, process
 from ..queries import media as queries

@@ -4,10 +4,15 @@ A hit costs a dict lookup and two `send` calls: no routing, no dependency inject
 database, no JSON encoding. Entries are keyed by (path, query string, negotiated language),
 carry an ETag (a hash of the bytes) and answer `If-None-Match` with 304.
 
-Invalidation is all-or-nothing: catalog writes are rare and an answer can depend on several
-tables (an event list shows artists and locations), so any committed write clears the whole
-cache here, and the service's own bus events clear it in every other replica. A generation
-counter stops an answer computed before a clear from being stored after it.
+Invalidation is all-or-nothing: writes are rare next to reads and an answer can depend on
+several tables (an event list shows artists and locations), so any committed write clears the
+whole cache here, and the service's own bus events clear it in every other replica. A
+generation counter stops an answer computed before a clear from being stored after it.
+
+Only answers that are the same for every caller may be kept. A service whose answers depend on
+who asks (the blog locks gated posts) sets `bypass_authorized`: a request carrying an
+`Authorization` header is then never served from the cache nor stored in it, so one caller's
+standing can never reach another.
 """
 
 from __future__ import annotations
@@ -136,12 +141,14 @@ class CacheMiddleware:
         app: ASGIApp,
         cache: ResponseCache,
         prefix: str = "/api/v1/",
-        excluded: tuple[str, ...] = ("/api/v1/admin/", "/api/v1/media/"),
+        excluded: tuple[str, ...] = ("/api/v1/admin/",),
+        bypass_authorized: bool = False,
     ) -> None:
         self.app = app
         self.cache = cache
         self.prefix = prefix
         self.excluded = excluded
+        self.bypass_authorized = bypass_authorized
         self._languages: dict[bytes, str] = {}
 
     def _language(self, query: bytes, accept: bytes | None) -> str | None:
@@ -174,6 +181,9 @@ class CacheMiddleware:
                 accept = value
             elif name == b"if-none-match":
                 if_none_match = value
+            elif name == b"authorization" and self.bypass_authorized:
+                await self.app(scope, receive, send)
+                return
         query: bytes = scope["query_string"]
         lang = self._language(query, accept)
         if lang is None:
