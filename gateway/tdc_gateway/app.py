@@ -19,6 +19,7 @@ from starlette.types import Receive, Scope, Send
 from tdc_shared.app import default_verifier
 from tdc_shared.auth import TokenVerifier
 from tdc_shared.envelope import envelope_bytes
+from tdc_shared.events.revocations import RevocationListener
 from tdc_shared.logs import accept_request_id, configure_logging
 from tdc_shared.settings import ServiceSettings
 
@@ -70,6 +71,7 @@ class Gateway:
         self.fast: FastUpstreams | None = None
         self.openapi: OpenApiMerger | None = None
         self.dashboard: Dashboard | None = None
+        self.revocations: RevocationListener | None = None
         self.local = build_local_app(self)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -128,6 +130,10 @@ class Gateway:
             skip_auto_headers=SKIP_AUTO_HEADERS,
         )
         self.verifier = self._make_verifier(settings)
+        if settings.gateway_token_revocations:
+            # Revoked tokens are refused here too (and dropped from the token cache) as auth announces them.
+            self.revocations = RevocationListener(settings, self.verifier, service="gateway", registry=self.registry)
+            await self.revocations.start()
         self.enforcer = PolicyEnforcer(
             self.verifier,
             settings.gateway_sl_signature_header,
@@ -159,6 +165,8 @@ class Gateway:
         )
 
     async def shutdown(self) -> None:
+        if self.revocations is not None:
+            await self.revocations.stop()
         if self.fast is not None:
             self.fast.close()
         if self.session is not None:

@@ -40,6 +40,9 @@ class GatewaySettings(ServiceSettings):
     # Peers (exact IPs) whose X-Forwarded-For we extend instead of replacing, e.g. Traefik.
     gateway_trusted_proxies: Annotated[list[str], NoDecode] = []
 
+    # Listen on the broker for auth's token revocations (tdc_shared.events.revocations).
+    gateway_token_revocations: bool = True
+
     gateway_openapi_cache_seconds: float = 10.0
     # How long the admin dashboard waits for the slowest service before showing it as unavailable.
     gateway_dashboard_deadline_seconds: float = 3.0

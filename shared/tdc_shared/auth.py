@@ -6,7 +6,16 @@ JWKS, cached; an unknown `kid` triggers at most one refetch per cooldown, and wh
 unreachable the keys already cached keep working.
 
 Only asymmetric algorithms are accepted, so neither `alg: none` nor an HS256 token "signed"
-with the public key can pass; `exp`, `iat`, `iss`, `aud`, `sub` and `jti` are required.
+with the public key can pass; `exp`, `iat`, `iss`, `aud`, `sub` and `jti` are required, and
+the header's `alg` must fit the type of the key its `kid` names (an ES256 header naming an
+RSA key is refused, not a crash).
+
+Revocation: a token also dies before `exp` when auth says so. Every verifier holds a small
+`Revocations` set (revoked sessions, and per user a not-before time) that the event bus fills
+from the broadcast event `auth.tokens.revoked` in every process (see
+`tdc_shared.events.revocations`), so no request costs a call to auth. A process cut off from
+the broker misses revocations sent meanwhile: for those the token's own lifetime (auth's
+access-token TTL, 15 minutes by default) bounds the window.
 """
 
 from __future__ import annotations
@@ -28,6 +37,13 @@ from .envelope import Forbidden, Unauthorized
 log = logging.getLogger(__name__)
 
 ALLOWED_ALGORITHMS: tuple[str, ...] = ("RS256", "ES256", "EdDSA")
+# The JWK key type each algorithm needs: anything else is a forged or broken header.
+KEY_TYPE_FOR_ALGORITHM: dict[str, str] = {"RS256": "RSA", "ES256": "EC", "EdDSA": "OKP"}
+# How long a revocation is remembered: longer than any access token lives (auth's TTL, 900 s).
+REVOCATION_RETENTION_SECONDS = 3600.0
+# A bound on what a process holds; past it the oldest entries go first (they are the nearest to
+# being moot, since the tokens they refuse expire first).
+MAX_REVOCATIONS = 100_000
 ROLES: tuple[str, ...] = ("user", "staff", "admin")
 REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub", "jti"]
 
@@ -54,6 +70,69 @@ class Claims:
 
     def has_role(self, minimum: str) -> bool:
         return ROLES.index(self.role) >= ROLES.index(minimum)
+
+
+class Revocations:
+    """Sessions and users whose older access tokens are refused, each for a retention period.
+
+    - a session id: every token carrying it as `sid` is refused (logout, session ended);
+    - a user id with a not-before time: every token of that user issued (`iat`) before it is
+      refused (role change, account disabled). Tokens issued after it pass.
+    Entries are dropped `retention` seconds after they arrive; set it above the access-token
+    lifetime, since a token older than that has expired anyway.
+    """
+
+    def __init__(self, *, retention: float = REVOCATION_RETENTION_SECONDS, max_entries: int = MAX_REVOCATIONS) -> None:
+        self.retention = retention
+        self.max_entries = max_entries
+        self._sessions: OrderedDict[str, float] = OrderedDict()  # sid -> forget at (monotonic)
+        self._users: OrderedDict[str, tuple[float, float]] = OrderedDict()  # sub -> (not_before, forget at)
+        # Bumped on every change, so a cache can tell that what it checked is no longer current.
+        self.generation = 0
+
+    def __len__(self) -> int:
+        return len(self._sessions) + len(self._users)
+
+    def revoke(self, *, user_id: int | str, session_id: str | None = None, not_before: float | None = None) -> None:
+        forget_at = time.monotonic() + self.retention
+        if session_id:
+            self._sessions.pop(session_id, None)
+            self._sessions[session_id] = forget_at
+        if not_before is not None:
+            key = str(user_id)
+            previous = self._users.pop(key, None)
+            latest = max(not_before, previous[0]) if previous else not_before
+            self._users[key] = (latest, forget_at)
+        self.generation += 1
+        self._trim()
+
+    def refuses(self, claims: Claims) -> bool:
+        now = time.monotonic()
+        sid = claims.raw.get("sid")
+        if isinstance(sid, str):
+            forget_at = self._sessions.get(sid)
+            if forget_at is not None:
+                if forget_at > now:
+                    return True
+                self._sessions.pop(sid, None)
+        entry = self._users.get(claims.sub)
+        if entry is not None:
+            not_before, forget_at = entry
+            if forget_at <= now:
+                self._users.pop(claims.sub, None)
+            elif float(claims.raw.get("iat", 0)) < not_before:
+                return True
+        return False
+
+    def _trim(self) -> None:
+        now = time.monotonic()
+        for table in (self._sessions, self._users):
+            while table:
+                first = next(iter(table.values()))
+                forget_at = first if isinstance(first, float) else first[1]
+                if forget_at > now and len(self) <= self.max_entries:
+                    break
+                table.popitem(last=False)
 
 
 JwksFetcher = Callable[[], Coroutine[Any, Any, dict[str, Any]]]
@@ -144,6 +223,7 @@ class TokenVerifier:
         algorithms: tuple[str, ...] = ALLOWED_ALGORITHMS,
         leeway: int = 5,
         cache_size: int = 10_000,
+        revocations: Revocations | None = None,
     ) -> None:
         unknown = set(algorithms) - set(ALLOWED_ALGORITHMS)
         if unknown:
@@ -153,17 +233,26 @@ class TokenVerifier:
         self.audience = audience
         self.algorithms = algorithms
         self.leeway = leeway
+        self.revocations = revocations if revocations is not None else Revocations()
         self._cache: OrderedDict[str, Claims] = OrderedDict()
         self._cache_size = cache_size
 
     def cached(self, token: str) -> Claims | None:
+        """The claims of a token verified before, if it still holds (not expired, not revoked).
+
+        A revoked token is dropped from the cache, so `verify` then refuses it.
+        """
         claims = self._cache.get(token)
         if claims is None:
             return None
-        if claims.exp + self.leeway <= time.time():
+        if claims.exp + self.leeway <= time.time() or (len(self.revocations) and self.revocations.refuses(claims)):
             self._cache.pop(token, None)
             return None
         return claims
+
+    def forget_cached(self) -> None:
+        """Check every token afresh (after revocations may have been missed)."""
+        self._cache.clear()
 
     async def verify(self, token: str) -> Claims:
         claims = self.cached(token)
@@ -180,7 +269,12 @@ class TokenVerifier:
         if not isinstance(kid, str):
             raise InvalidToken("Token has no key id")
         key = await self.keys.get(kid)
+        if key.key_type != KEY_TYPE_FOR_ALGORITHM[algorithm]:
+            # PyJWT would raise TypeError deep inside; an alg that does not fit the key is simply invalid.
+            raise InvalidToken("Token algorithm does not match its key")
         claims = self._decode(token, key, algorithm)
+        if self.revocations.refuses(claims):
+            raise InvalidToken("Token has been revoked")
         self._remember(token, claims)
         return claims
 
@@ -197,7 +291,8 @@ class TokenVerifier:
             )
         except jwt.ExpiredSignatureError as exc:
             raise InvalidToken("Token expired") from exc
-        except jwt.PyJWTError as exc:
+        except (jwt.PyJWTError, TypeError, ValueError) as exc:
+            # TypeError/ValueError: a key the algorithm cannot use, should one slip past the type check.
             raise InvalidToken("Invalid token") from exc
         role = payload.get("role", "user")
         if role not in ROLES:

@@ -18,7 +18,7 @@ from tdc_shared.db import Database
 from tdc_shared.events import publish
 
 from .context import AuthContext
-from .models import USERNAME, normalize_email
+from .models import USERNAME, canonical_email, normalize_email
 from .passwords import policy_problems
 from .queries import users
 
@@ -74,10 +74,32 @@ async def ensure_user(
     raise RuntimeError(f"could not find a free username for {email}")
 
 
+async def canonical_emails(db: Database) -> int:
+    """Fill `email_canonical` for accounts from before it existed (migration 0006 did the ASCII ones).
+
+    Two old accounts whose addresses canonicalise alike cannot both keep it: the later one is left
+    without (it cannot sign in by email until an admin sorts it out) and logged.
+    """
+    filled = 0
+    async with db.transaction() as tx:
+        for row in await users.without_canonical_email(tx):
+            try:
+                canonical = canonical_email(row["email"])
+                await users.set_canonical_email(tx, int(row["id"]), canonical)
+                filled += 1
+            except ValueError:
+                log.error("account has an invalid email; left without a canonical one", extra={"user_id": row["id"]})
+            except users.mysql_errors.IntegrityError:
+                log.error("two accounts share one canonical email; left the later one", extra={"user_id": row["id"]})
+    return filled
+
+
 def bootstrap_admin(app: FastAPI) -> contextlib.AbstractAsyncContextManager[None]:
     @contextlib.asynccontextmanager
     async def component(app: FastAPI) -> AsyncIterator[None]:
         ctx: AuthContext = app.state.auth
+        if await canonical_emails(app.state.db):
+            log.info("canonical emails filled for migrated accounts")
         email, password = ctx.settings.bootstrap_admin_email, ctx.settings.bootstrap_admin_password
         if email and password:
             problems = policy_problems(password)

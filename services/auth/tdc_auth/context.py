@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from tdc_shared.auth import Claims
+from tdc_shared.auth import Claims, TokenVerifier
 from tdc_shared.db import Database, Row, Session
 from tdc_shared.envelope import Forbidden, Unauthorized
 
@@ -24,6 +24,8 @@ class AuthContext:
     keys: KeyRing
     passwords: Passwords
     throttle: Throttle
+    # The app's own verifier, told of our revocations at once (the bus tells every other process).
+    verifier: TokenVerifier | None = None
 
 
 @dataclass

@@ -120,9 +120,20 @@ class KeyRing:
 
 
 def access_token_claims(
-    settings: AuthSettings, *, user_id: int, role: str, session_id: str, patreon_tier: str | None
+    settings: AuthSettings,
+    *,
+    user_id: int,
+    role: str,
+    session_id: str,
+    patreon_tier: str | None,
+    patreon_cents: int | None = None,
+    not_before: int | None = None,
 ) -> dict[str, Any]:
+    """`not_before`: the user's revocation time (users.tokens_not_before). A token issued in the
+    same second as a revocation still gets `iat >= not_before`, so verifiers tell it from older ones."""
     now = int(time.time())
+    if not_before is not None and now < not_before:
+        now = not_before  # at most a second ahead: within every verifier's leeway
     claims: dict[str, Any] = {
         "sub": str(user_id),
         "role": role,
@@ -134,6 +145,8 @@ def access_token_claims(
         "sid": session_id,
         "typ": "access",
     }
-    if patreon_tier:
-        claims["patreon_tier"] = patreon_tier
+    if patreon_tier and patreon_cents is not None:
+        # Both or neither: gates compare cents, and a tier without its amount would mislead.
+        claims["patreon_tier"] = str(patreon_tier)
+        claims["patreon_cents"] = int(patreon_cents)
     return claims

@@ -42,6 +42,7 @@ def create_app(settings: AuthSettings | None = None, *, bus: bool = True) -> Fas
                 concurrency=settings.auth_hash_concurrency,
             ),
             throttle=Throttle(settings, app.state.db),
+            verifier=app.state.verifier,
         )
         yield
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Annotated, Any, Literal
 
 from email_validator import EmailNotValidError, validate_email
@@ -24,6 +25,21 @@ def normalize_email(value: str) -> str:
     except EmailNotValidError as exc:
         raise ValueError("is not a valid email address") from exc
     return result.normalized.lower()
+
+
+def canonical_email(value: str) -> str:
+    """The one spelling an address is known by: what `users.email_canonical` holds and lookups compare.
+
+    NFKC first (a fullwidth letter or at sign is the ASCII one), then email-validator's checks and IDNA
+    domain; the local part casefolded, the domain in its ASCII (punycode) form. `ádmin` and
+    `pröbe` stay distinct from `admin` and `probe`: they are other addresses. Raises ValueError.
+    """
+    try:
+        result = validate_email(unicodedata.normalize("NFKC", value.strip()), check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ValueError("is not a valid email address") from exc
+    local = unicodedata.normalize("NFKC", result.local_part.casefold())
+    return f"{local}@{result.ascii_domain.lower()}"
 
 
 def _username(value: str) -> str:

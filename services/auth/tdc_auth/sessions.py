@@ -21,6 +21,7 @@ from .context import AuthContext, Caller
 from .keys import access_token_claims
 from .models import user_out
 from .queries import sessions, users
+from .revocation import end_sessions
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,8 @@ def _access_token(ctx: AuthContext, user: Row, session_id: str) -> str:
             role=user["role"],
             session_id=session_id,
             patreon_tier=user["patreon_tier"],
+            patreon_cents=user["patreon_cents"],
+            not_before=user["tokens_not_before"],
         )
     )
 
@@ -87,12 +90,12 @@ async def rotate(tx: Session, ctx: AuthContext, presented: str, caller: Caller) 
     if row["revoked_at"] is not None or row["expires_at"] <= utcnow():
         return "Session has ended; sign in again"
     if row["used_at"] is not None:
-        await sessions.revoke(tx, row["session_id"], "reuse")
+        await end_sessions(tx, ctx.verifier, "reuse", session_id=row["session_id"])
         log.warning("refresh token reuse; session revoked", extra={"user_id": row["user_id"]})
         return "Refresh token already used; this sign-in has been ended everywhere"
     user = await users.by_id(tx, int(row["user_id"]))
     if user is None or not user["is_active"]:
-        await sessions.revoke(tx, row["session_id"], "inactive")
+        await end_sessions(tx, ctx.verifier, "inactive", session_id=row["session_id"])
         return "Account is not active"
     await sessions.mark_used(tx, row["token_hash"])
     refresh_token, digest = new_secret()

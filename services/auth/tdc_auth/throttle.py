@@ -23,6 +23,7 @@ from tdc_shared.db import Database
 from tdc_shared.envelope import TooManyRequests
 
 from .clock import utcnow
+from .models import canonical_email
 from .queries import throttle_hits
 from .settings import AuthSettings
 
@@ -83,7 +84,7 @@ class Throttle:
         """What the table stores for an email or IP: a keyed hash, never the address itself."""
         return hmac.new(self._subject_key, key.lower().encode(), hashlib.sha256).hexdigest()
 
-    async def begin_login(self, email: str, client: str) -> LoginAttempt:
+    async def begin_login(self, account: str, client: str) -> LoginAttempt:
         """Count a sign-in attempt before its password is checked; 429 while the account or the
         client has used up its failures.
 
@@ -91,17 +92,17 @@ class Throttle:
         first and counting after the failure would let every guess of the burst through. A success
         withdraws the attempt, so in the end only failures count.
         """
-        account = self.subject(email)
+        account = self.subject(account)
         hit_ids = await self._admit(
             ((self.account_limit, LOGIN_ACCOUNT, account), (self.client_limit, LOGIN_CLIENT, self.subject(client))),
             "Too many failed sign-in attempts; try again later",
         )
         return LoginAttempt(self, account, tuple(hit_ids))
 
-    async def email_request(self, purpose: str, email: str) -> None:
-        """Count one mail-triggering request for `email`; 429 beyond the limit (same for any address)."""
+    async def email_request(self, purpose: str, account: str) -> None:
+        """Count one mail-triggering request for `account`; 429 beyond the limit (same for any address)."""
         await self._admit(
-            ((self.email_limit, f"email-{purpose}", self.subject(email)),), "Too many requests for this address"
+            ((self.email_limit, f"email-{purpose}", self.subject(account)),), "Too many requests for this address"
         )
 
     async def _admit(self, counted: Sequence[tuple[Limit, str, str]], refusal: str) -> list[int]:
@@ -128,6 +129,17 @@ class Throttle:
         if retry_after is not None:  # raised after the commit, which would otherwise roll the removal back
             raise TooManyRequests(retry_after, refusal)
         return hit_ids
+
+
+def account_key(user: object, email: str) -> str:
+    """What throttles count under: the account once known (whatever spelling found it), else the
+    address in its canonical form (so every spelling of an unknown address shares one count)."""
+    if user is not None:
+        return f"user:{user['id']}"  # type: ignore[index]
+    try:
+        return f"email:{canonical_email(email)}"
+    except ValueError:
+        return f"email:{email.strip().casefold()}"
 
 
 def client_address(request: Request, trusted_proxies: list[str]) -> str:

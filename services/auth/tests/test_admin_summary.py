@@ -180,10 +180,10 @@ async def test_summary_needs_an_active_admin(fresh: Accounts):
     disabled_headers = {"Authorization": f"Bearer {disabled_tokens['access_token']}"}
     assert (await client.get(SUMMARY, headers=disabled_headers)).status_code == 200
     await patch_user(accounts, admin, disabled["id"], {"is_active": False})
-    # A disabled account is no longer signed in at all (active_user): 401, like every other admin route.
+    # A disabled account is no longer signed in at all: its tokens are revoked, 401 like every other admin route.
     response = await client.get(SUMMARY, headers=disabled_headers)
     assert response.status_code == 401
-    assert response.json() == {"success": False, "error": "Account is not active"}
+    assert response.json() == {"success": False, "error": "Token has been revoked"}
 
 
 async def test_summary_is_not_taken_for_a_user_id(client: httpx.AsyncClient, accounts: Accounts):

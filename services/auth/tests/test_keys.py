@@ -50,9 +50,13 @@ async def test_our_verifier_accepts_eddsa_tokens(tmp_path: Path):
     ring = KeyRing.from_settings(config)
     from tdc_auth.keys import access_token_claims
 
-    token = ring.sign(access_token_claims(config, user_id=7, role="staff", session_id="s" * 32, patreon_tier="gold"))
+    token = ring.sign(
+        access_token_claims(
+            config, user_id=7, role="staff", session_id="s" * 32, patreon_tier="gold", patreon_cents=500
+        )
+    )
     claims = await ring.verifier(config).verify(token)
-    assert (claims.user_id, claims.role, claims.patreon_tier) == (7, "staff", "gold")
+    assert (claims.user_id, claims.role, claims.patreon_tier, claims.patreon_cents) == (7, "staff", "gold", 500)
     with pytest.raises(InvalidToken):
         await ring.verifier(config).verify(token[:-4] + "AAAA")
 

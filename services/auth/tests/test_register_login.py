@@ -5,21 +5,26 @@ from __future__ import annotations
 import httpx
 from auth_testkit import Accounts, unique_email, unique_username
 
+from tdc_auth.models import user_out
+from tdc_auth.queries import users
 
-async def test_register_returns_user_without_hash_and_emits_events(client: httpx.AsyncClient, accounts: Accounts):
+
+async def test_register_answers_check_your_mail_and_emits_events(client: httpx.AsyncClient, accounts: Accounts):
     email = unique_email().upper()
+    username = unique_username()
     response = await client.post(
         "/api/v1/auth/register",
-        json={"email": email, "username": unique_username(), "password": "a long enough secret", "language": "it"},
+        json={"email": email, "username": username, "password": "a long enough secret", "language": "it"},
     )
-    assert response.status_code == 201
+    assert response.status_code == 202
     body = response.json()
-    assert body["success"] is True
-    user = body["data"]
-    assert user["email"] == email.lower()
+    assert body["success"] is True and set(body["data"]) == {"message"}
+    assert "check your mail" in body["data"]["message"].lower()
+    async with accounts.app.state.db.transaction() as tx:
+        user = user_out(await users.by_email(tx, email))
+    assert user["email"] == email.lower() and user["username"] == username
     assert user["language"] == "it"
     assert user["role"] == "user" and user["email_verified"] is False and user["has_password"] is True
-    assert not any("hash" in key for key in user) and "password" not in user
     registered = await accounts.events("auth.user.registered", user_id=user["id"])
     assert registered[0]["data"] == {
         "user_id": user["id"],
@@ -32,17 +37,42 @@ async def test_register_returns_user_without_hash_and_emits_events(client: httpx
     assert requested[0]["source"] == "auth"
 
 
-async def test_taken_email_and_username_are_409_with_field_errors(client: httpx.AsyncClient, accounts: Accounts):
+async def test_a_known_email_answers_like_a_new_one_and_mails_its_owner(client: httpx.AsyncClient, accounts: Accounts):
+    owner = await accounts.register(language="fr")
+    fresh = await client.post(
+        "/api/v1/auth/register",
+        json={"email": unique_email(), "username": unique_username(), "password": "another fine secret"},
+    )
+    # Another spelling of the owner's address (upper case, fullwidth first letter) is the same address.
+    spelling = chr(ord(owner["email"][0]) - ord("a") + ord("\uff41")) + owner["email"][1:].upper()
+    known = await client.post(
+        "/api/v1/auth/register",
+        json={"email": spelling, "username": unique_username(), "password": "another fine secret"},
+    )
+    assert (known.status_code, known.json()) == (fresh.status_code, fresh.json()) == (202, fresh.json())
+    attempted = await accounts.events("auth.user.registration_attempted", user_id=owner["id"])
+    assert [e["data"] for e in attempted] == [
+        {"user_id": owner["id"], "email": owner["email"], "username": owner["username"], "language": "fr"}
+    ]
+    # No second account, no verification link for the attempt.
+    requested = await accounts.events("auth.email_verification.requested", user_id=owner["id"])
+    assert len(requested) == 1
+    async with accounts.app.state.db.transaction() as tx:
+        count = await tx.fetch_value("SELECT COUNT(*) FROM users WHERE email_canonical = %s", (owner["email"],))
+    assert count == 1
+
+
+async def test_a_taken_username_is_still_409(client: httpx.AsyncClient, accounts: Accounts):
     user = await accounts.register()
     response = await client.post(
         "/api/v1/auth/register",
-        json={"email": user["email"], "username": user["username"].upper(), "password": "another fine secret"},
+        json={"email": unique_email(), "username": user["username"].upper(), "password": "another fine secret"},
     )
     assert response.status_code == 409
     assert response.json() == {
         "success": False,
-        "error": "Email or username already in use",
-        "errors": {"email": ["is already registered"], "username": ["is already taken"]},
+        "error": "Username already in use",
+        "errors": {"username": ["is already taken"]},
     }
 
 

@@ -11,7 +11,8 @@
 - the outbox relay (`relay.py`) when `relay` is true: every producing service needs it;
 - the consumer of the durable quorum queue `<ns>.<service>` when `handlers` has entries:
   inbox in the handler's transaction, ack after commit, retries, dead letters (`consumer.py`);
-- the broadcast consumer when `broadcast` has entries: a per-process exclusive, auto-delete
+- the broadcast consumer, always fed the token revocations (`revocations.py`: every process
+  refuses revoked tokens), plus `broadcast`'s entries when given: a per-process exclusive, auto-delete
   queue whose handlers take just the event and run outside any transaction, with no inbox,
   for state every replica must see (e.g. the catalog dropping its in-process cache on its own
   `catalog.*` events). Use `BroadcastRegistry` (or anything with `event_types` and
@@ -43,6 +44,7 @@ from .handlers import BroadcastRegistry, HandlerRegistry
 from .link import STOP_GRACE_SECONDS, BrokerLink, stop_tasks
 from .metrics import BusMetrics
 from .relay import OutboxRelay
+from .revocations import MergedBroadcast, revocation_handlers
 from .topology import Names, declare_dead_letter_queue
 
 log = logging.getLogger(__name__)
@@ -203,12 +205,15 @@ def event_bus(
 
     @contextlib.asynccontextmanager
     async def component(app: FastAPI) -> AsyncIterator[EventBus]:
+        # Every process with a bus also learns token revocations, for the verifier it checks tokens with.
+        verifier = getattr(app.state, "verifier", None)
+        merged = MergedBroadcast(broadcast, revocation_handlers(verifier) if verifier is not None else None)
         bus = EventBus(
             settings=app.state.settings,
             service=app.state.service_name,
             db=app.state.db,
             handlers=handlers,
-            broadcast=broadcast,
+            broadcast=merged,
             relay=relay,
             registry=getattr(app.state, "metrics_registry", None),
         )

@@ -82,6 +82,22 @@ EVENTS: dict[str, EventSpec] = {
             ("user_id",),
             "The account was erased; consumers drop personal data they keep.",
         ),
+        EventSpec(
+            "auth.user.registration_attempted",
+            "auth",
+            ("notification",),
+            ("user_id", "email", "username", "language"),
+            "Someone tried to register with an address that already has an account: mail its owner.",
+        ),
+        EventSpec(
+            "auth.tokens.revoked",
+            "auth",
+            ("gateway", "auth", "catalog", "blog", "membership", "notification", "integration"),
+            ("user_id", "session_id", "not_before"),
+            "Access tokens die before their expiry: the session's (session_id) or, with session_id null,"
+            " the user's issued before not_before (epoch seconds). A broadcast every process consumes"
+            " (tdc_shared.events.revocations).",
+        ),
         # -- catalog ---------------------------------------------------------------------------
         EventSpec(
             "catalog.event.published",

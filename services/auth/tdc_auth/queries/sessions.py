@@ -82,3 +82,24 @@ async def owned(tx: Session, session_id: str, user_id: int) -> Row | None:
     return await tx.fetch_one(
         "SELECT id, revoked_at, expires_at FROM sessions WHERE id = %s AND user_id = %s", (session_id, user_id)
     )
+
+
+async def open_sessions(
+    tx: Session, *, user_id: int | None = None, session_id: str | None = None, keep: str | None = None
+) -> list[Row]:
+    """Sessions not yet revoked, chosen by user (all but `keep`) and/or by id, locked for revoking."""
+    clauses = ["revoked_at IS NULL"]
+    params: list[object] = []
+    if user_id is not None:
+        clauses.append("user_id = %s")
+        params.append(user_id)
+    if session_id is not None:
+        clauses.append("id = %s")
+        params.append(session_id)
+    if keep is not None:
+        clauses.append("id <> %s")
+        params.append(keep)
+    if user_id is None and session_id is None:
+        raise ValueError("choose sessions by user or by id")
+    where = " AND ".join(clauses)  # assembled from the constant clauses above only
+    return await tx.fetch_all(f"SELECT id, user_id FROM sessions WHERE {where} FOR UPDATE", params)

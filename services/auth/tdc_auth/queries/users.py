@@ -10,10 +10,11 @@ from mysql.connector import errors as mysql_errors
 from tdc_shared.db import Row, Session
 
 from ..clock import utcnow
+from ..models import canonical_email
 
 COLUMNS = (
     "id, email, username, password_hash, display_name, language, avatar_url, sl_avatar_name, role, "
-    "is_active, email_verified, patreon_tier, last_login_at, created_at, updated_at"
+    "is_active, email_verified, patreon_tier, patreon_cents, tokens_not_before, last_login_at, created_at, updated_at"
 )
 # Columns a caller may change through `update`; anything else is a programming error.
 UPDATABLE = frozenset(
@@ -28,6 +29,9 @@ UPDATABLE = frozenset(
         "email_verified",
         "password_hash",
         "last_login_at",
+        "tokens_not_before",
+        "patreon_tier",
+        "patreon_cents",
     }
 )
 
@@ -57,7 +61,21 @@ async def by_id(tx: Session, user_id: int, *, lock: bool = False) -> Row | None:
 
 
 async def by_email(tx: Session, email: str) -> Row | None:
-    return await tx.fetch_one(f"SELECT {COLUMNS} FROM users WHERE email = %s", (email,))
+    """The account known by this address in any spelling that canonicalises alike; None for an invalid one."""
+    try:
+        canonical = canonical_email(email)
+    except ValueError:
+        return None
+    return await tx.fetch_one(f"SELECT {COLUMNS} FROM users WHERE email_canonical = %s", (canonical,))
+
+
+async def without_canonical_email(tx: Session) -> list[Row]:
+    """Accounts migrated from before `email_canonical` whose address was not plain ASCII."""
+    return await tx.fetch_all("SELECT id, email FROM users WHERE email_canonical IS NULL FOR UPDATE")
+
+
+async def set_canonical_email(tx: Session, user_id: int, canonical: str) -> None:
+    await tx.execute("UPDATE users SET email_canonical = %s WHERE id = %s", (canonical, user_id))
 
 
 async def by_username(tx: Session, username: str) -> Row | None:
@@ -77,9 +95,9 @@ async def insert(
 ) -> int:
     try:
         return await tx.execute(
-            "INSERT INTO users (email, username, password_hash, language, role, email_verified, display_name) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s)",
-            (email, username, password_hash, language, role, email_verified, display_name),
+            "INSERT INTO users (email, email_canonical, username, password_hash, language, role, email_verified,"
+            " display_name) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            (email, canonical_email(email), username, password_hash, language, role, email_verified, display_name),
         )
     except mysql_errors.IntegrityError as exc:
         field = duplicate_field(exc)

@@ -6,15 +6,16 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from tdc_shared.auth import OptionalUser
-from tdc_shared.envelope import BadRequest, Conflict, Unprocessable, created, ok
+from tdc_shared.envelope import BadRequest, Conflict, Unprocessable, ok
 from tdc_shared.events import publish
 
 from ..context import Auth, Client, Db
 from ..models import EmailBody, OptionalEmailBody, RegisterBody, ResetPasswordBody, TokenBody, user_event, user_out
 from ..passwords import policy_problems
 from ..queries import one_time_tokens, users
-from ..queries import sessions as session_rows
+from ..revocation import end_sessions
 from ..sessions import token_hash
+from ..throttle import account_key
 from ..verification import send_token
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
@@ -30,34 +31,56 @@ def check_password(password: str, field: str = "password") -> None:
         raise Unprocessable(errors={field: problems})
 
 
-@router.post("/register", status_code=201, summary="Create an account")
+REGISTER_ANSWER = {
+    "message": "Check your mail: we sent a link to confirm the address, or how to sign in if it already has an account."
+}
+
+
+@router.post("/register", status_code=202, summary="Create an account (answers alike whether the email is known)")
 async def register(body: RegisterBody, ctx: Auth, db: Db, caller: Client) -> JSONResponse:
+    """202 "check your mail" for a new address and for a known one alike, so the answer does not tell
+    who has an account: a new address gets its verification link, a known one's owner a mail
+    (`auth.user.registration_attempted`) saying someone tried and how to sign in or reset. A taken
+    username still says so (usernames are public)."""
     check_password(body.password)
+    # Hashed in both cases, so a known address does not answer faster.
     password_hash = await ctx.passwords.hash(body.password)
     async with db.transaction() as tx:
-        taken: dict[str, list[str]] = {}
-        if await users.by_email(tx, body.email) is not None:
-            taken["email"] = ["is already registered"]
         if await users.by_username(tx, body.username) is not None:
-            taken["username"] = ["is already taken"]
-        if taken:
-            raise Conflict("Email or username already in use", errors=taken)
-        try:
-            user_id = await users.insert(
-                tx, email=body.email, username=body.username, password_hash=password_hash, language=body.language
+            raise Conflict("Username already in use", errors={"username": ["is already taken"]})
+        existing = await users.by_email(tx, body.email)
+        if existing is None:
+            try:
+                user_id = await users.insert(
+                    tx, email=body.email, username=body.username, password_hash=password_hash, language=body.language
+                )
+            except users.DuplicateUser as exc:  # lost a race with a concurrent registration
+                if exc.field != "email":
+                    raise Conflict("Username already in use", errors={exc.field: ["is already taken"]}) from exc
+                existing = await users.by_email(tx, body.email)
+            else:
+                user = await users.by_id(tx, user_id)
+                assert user is not None
+                await publish(
+                    tx,
+                    "auth.user.registered",
+                    {"user_id": user_id, "email": body.email, "username": body.username, "language": body.language},
+                    source="auth",
+                )
+                await send_token(tx, ctx, user, one_time_tokens.VERIFY_EMAIL)
+        if existing is not None:
+            await publish(
+                tx,
+                "auth.user.registration_attempted",
+                {
+                    "user_id": int(existing["id"]),
+                    "email": existing["email"],
+                    "username": existing["username"],
+                    "language": existing["language"],
+                },
+                source="auth",
             )
-        except users.DuplicateUser as exc:  # lost a race with a concurrent registration
-            raise Conflict("Email or username already in use", errors={exc.field: ["is already taken"]}) from exc
-        user = await users.by_id(tx, user_id)
-        assert user is not None
-        await publish(
-            tx,
-            "auth.user.registered",
-            {"user_id": user_id, "email": body.email, "username": body.username, "language": body.language},
-            source="auth",
-        )
-        await send_token(tx, ctx, user, one_time_tokens.VERIFY_EMAIL)
-    return created(user_out(user))
+    return ok(REGISTER_ANSWER, status=202)
 
 
 @router.post("/verify-email", summary="Confirm an email address with the mailed token")
@@ -87,9 +110,8 @@ async def resend_verification(
         user = await users.by_id(tx, claims.user_id) if claims is not None else await users.by_email(tx, email or "")
     # Counted outside any transaction: the throttle takes a connection of its own, and holding one
     # here while waiting for another would let a burst of requests exhaust the pool.
-    throttled = user["email"] if user is not None else email
-    if throttled is not None:
-        await ctx.throttle.email_request("verify", throttled)
+    if user is not None or email is not None:
+        await ctx.throttle.email_request("verify", account_key(user, email or ""))
     if user is not None:
         async with db.transaction() as tx:
             current = await users.by_id(tx, user["id"], lock=True)
@@ -100,7 +122,10 @@ async def resend_verification(
 
 @router.post("/forgot-password", status_code=202, summary="Mail a password reset link")
 async def forgot_password(body: EmailBody, ctx: Auth, db: Db) -> JSONResponse:
-    await ctx.throttle.email_request("reset", body.email)
+    async with db.transaction() as tx:
+        user = await users.by_email(tx, body.email)
+    # Outside any transaction (the throttle takes a connection of its own), per account once known.
+    await ctx.throttle.email_request("reset", account_key(user, body.email))
     async with db.transaction() as tx:
         user = await users.by_email(tx, body.email)
         if user is not None and user["is_active"]:
@@ -122,7 +147,7 @@ async def reset_password(body: ResetPasswordBody, ctx: Auth, db: Db) -> JSONResp
         await one_time_tokens.use_all(tx, user_id, one_time_tokens.RESET_PASSWORD)
         # The link reached the mailbox, which proves the address as well as a verification link would.
         await users.update(tx, user_id, {"password_hash": password_hash, "email_verified": True})
-        await session_rows.revoke_all(tx, user_id, "password_reset")
+        await end_sessions(tx, ctx.verifier, "password_reset", user_id=user_id)
         if not before["email_verified"]:
             user = await users.by_id(tx, user_id)
             assert user is not None

@@ -12,10 +12,11 @@ from tdc_shared.envelope import Conflict, NotFound, ok
 from tdc_shared.events import publish
 from tdc_shared.pagination import Pagination, paginated
 
-from ..context import Db, active_admin
+from ..context import Auth, Db, active_admin
 from ..models import AdminUserPatch, user_event, user_out
 from ..queries import sessions as session_rows
 from ..queries import users
+from ..revocation import end_sessions, end_tokens_of_user
 
 router = APIRouter(prefix="/api/v1/admin/users", tags=["admin"])
 
@@ -60,7 +61,8 @@ async def get_user(user_id: UserId, admin: AdminUser, db: Db) -> JSONResponse:
 
 
 @router.patch("/{user_id}", summary="Change a user's role or disable them (disabling ends their sessions)")
-async def patch_user(user_id: UserId, body: AdminUserPatch, admin: AdminUser, db: Db) -> JSONResponse:
+async def patch_user(user_id: UserId, body: AdminUserPatch, admin: AdminUser, ctx: Auth, db: Db) -> JSONResponse:
+    """A role change or a disable also ends the user's access tokens issued before it, everywhere."""
     requested = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None}
     async with db.transaction() as tx:
         await active_admin(tx, admin)
@@ -86,7 +88,9 @@ async def patch_user(user_id: UserId, body: AdminUserPatch, admin: AdminUser, db
                     source="auth",
                 )
             if changes.get("is_active") is False:
-                await session_rows.revoke_all(tx, user_id, "disabled")
+                await end_sessions(tx, ctx.verifier, "disabled", user_id=user_id)
+            if "role" in changes or changes.get("is_active") is False:
+                await end_tokens_of_user(tx, ctx.verifier, user_id)
             row = await users.by_id(tx, user_id)
             assert row is not None
             if "is_active" in changes:

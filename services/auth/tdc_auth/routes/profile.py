@@ -14,11 +14,13 @@ from tdc_shared.envelope import Conflict, NotFound, Unprocessable, no_content, o
 from tdc_shared.events import publish
 
 from ..clock import iso
-from ..context import Auth, Db, active_user
+from ..context import Auth, Client, Db, active_user
 from ..models import ChangePasswordBody, ProfilePatch, user_event, user_out
 from ..queries import oauth_accounts, users
 from ..queries import sessions as session_rows
+from ..revocation import end_sessions, end_tokens_of_user
 from ..settings import PROVIDERS
+from ..throttle import account_key
 from .accounts import check_password
 
 router = APIRouter(prefix="/api/v1/user", tags=["user"])
@@ -52,18 +54,21 @@ async def patch_profile(body: ProfilePatch, claims: CurrentUser, db: Db) -> JSON
 
 
 @router.post("/password", status_code=204, summary="Change my password; my other sessions end")
-async def change_password(body: ChangePasswordBody, claims: CurrentUser, ctx: Auth, db: Db) -> Response:
+async def change_password(body: ChangePasswordBody, claims: CurrentUser, ctx: Auth, db: Db, caller: Client) -> Response:
     check_password(body.new_password, "new_password")
     async with db.transaction() as tx:
         user = await active_user(tx, claims)
     if user["password_hash"] is not None:
-        # Accounts created through a provider have no password yet and may set one.
+        # Accounts created through a provider have no password yet and may set one. The current
+        # password is a sign-in secret: guesses here count against the account as sign-in failures do.
+        attempt = await ctx.throttle.begin_login(account_key(user, user["email"]), caller.ip)
         if not body.current_password or not await ctx.passwords.verify(user["password_hash"], body.current_password):
             raise Unprocessable(errors={"current_password": ["is incorrect"]})
+        await attempt.succeeded()
     new_hash = await ctx.passwords.hash(body.new_password)
     async with db.transaction() as tx:
         await users.update(tx, claims.user_id, {"password_hash": new_hash})
-        await session_rows.revoke_all(tx, claims.user_id, "password_changed", keep=claims.raw.get("sid"))
+        await end_sessions(tx, ctx.verifier, "password_changed", user_id=claims.user_id, keep=claims.raw.get("sid"))
     return no_content()
 
 
@@ -90,13 +95,13 @@ async def list_sessions(claims: CurrentUser, db: Db) -> JSONResponse:
 
 
 @router.delete("/sessions/{session_id}", status_code=204, summary="End one of my sessions")
-async def delete_session(session_id: str, claims: CurrentUser, db: Db) -> Response:
+async def delete_session(session_id: str, claims: CurrentUser, ctx: Auth, db: Db) -> Response:
     async with db.transaction() as tx:
         await active_user(tx, claims)
         # Someone else's session id answers exactly like a made-up one.
         if len(session_id) != 32 or await session_rows.owned(tx, session_id, claims.user_id) is None:
             raise NotFound("Session not found")
-        await session_rows.revoke(tx, session_id, "signed_out", user_id=claims.user_id)
+        await end_sessions(tx, ctx.verifier, "signed_out", session_id=session_id, user_id=claims.user_id)
     return no_content()
 
 
@@ -124,12 +129,13 @@ async def unlink_oauth_account(provider: str, claims: CurrentUser, db: Db) -> Re
 
 
 @router.delete("", status_code=204, summary="Delete my account and its personal data")
-async def delete_account(claims: CurrentUser, db: Db) -> Response:
+async def delete_account(claims: CurrentUser, ctx: Auth, db: Db) -> Response:
     async with db.transaction() as tx:
         user = await active_user(tx, claims, lock=True)
         if user["role"] == "admin" and await users.active_admins(tx) == [claims.user_id]:
             raise Conflict("The last active admin cannot delete their account")
         # Sessions, refresh tokens, one-time tokens and provider links go with the row (ON DELETE CASCADE).
+        await end_tokens_of_user(tx, ctx.verifier, claims.user_id, store=False)
         await users.delete(tx, claims.user_id)
         await publish(tx, "auth.user.deleted", {"user_id": claims.user_id}, source="auth")
     return no_content()

@@ -15,6 +15,8 @@ from ..context import Auth, Client, Db
 from ..models import LoginBody, RefreshBody
 from ..queries import sessions as session_rows
 from ..queries import users
+from ..revocation import end_sessions
+from ..throttle import account_key
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
@@ -24,10 +26,10 @@ RefreshCookie = Annotated[str | None, Cookie(alias=sessions.REFRESH_COOKIE)]
 
 @router.post("/login", summary="Sign in with email and password")
 async def login(body: LoginBody, ctx: Auth, db: Db, caller: Client) -> JSONResponse:
-    email = body.email.strip().lower()
-    attempt = await ctx.throttle.begin_login(email, caller.ip)
+    # Looked up first, so that every spelling of an address counts against the one account.
     async with db.transaction() as tx:
-        user = await users.by_email(tx, email)
+        user = await users.by_email(tx, body.email)
+    attempt = await ctx.throttle.begin_login(account_key(user, body.email), caller.ip)
     password_hash = user["password_hash"] if user is not None else None
     # Unknown accounts are checked against a dummy hash, so both failures cost the same time.
     if not await ctx.passwords.verify(password_hash, body.password) or user is None:
@@ -55,8 +57,9 @@ async def refresh(
 
 @router.post("/logout", status_code=204, summary="End this sign-in (the refresh token's family)")
 async def logout(
-    db: Db, claims: OptionalUser, cookie: RefreshCookie = None, body: RefreshBody | None = None
+    db: Db, ctx: Auth, claims: OptionalUser, cookie: RefreshCookie = None, body: RefreshBody | None = None
 ) -> Response:
+    """The session ends, and with it every access token it issued (everywhere, within moments)."""
     presented = (body.refresh_token if body else None) or cookie
     session_id = claims.raw.get("sid") if claims is not None else None
     if not presented and not session_id:
@@ -65,9 +68,9 @@ async def logout(
         if presented:
             row = await session_rows.token_for_update(tx, sessions.token_hash(presented))
             if row is not None:
-                await session_rows.revoke(tx, row["session_id"], "logout")
+                await end_sessions(tx, ctx.verifier, "logout", session_id=row["session_id"])
         if session_id and claims is not None:
-            await session_rows.revoke(tx, str(session_id), "logout", user_id=claims.user_id)
+            await end_sessions(tx, ctx.verifier, "logout", session_id=str(session_id), user_id=claims.user_id)
     response = no_content()
     sessions.clear_refresh_cookie(response)
     return response
