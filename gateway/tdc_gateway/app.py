@@ -117,7 +117,12 @@ class Gateway:
 
     async def startup(self) -> None:
         settings = self.settings
+        # Services trust X-Forwarded-For only from their configured proxies (TDC_TRUSTED_PROXIES): on one
+        # host the gateway connects from an address of its own (e.g. 127.0.0.2) so a direct caller on
+        # loopback is not mistaken for it.
+        local_addr = (settings.gateway_source_address, 0) if settings.gateway_source_address else None
         connector = aiohttp.TCPConnector(
+            local_addr=local_addr,
             limit=settings.gateway_upstream_connections,
             limit_per_host=settings.gateway_upstream_connections_per_host,
             keepalive_timeout=settings.gateway_keepalive_seconds,
@@ -142,6 +147,7 @@ class Gateway:
         self.fast = FastUpstreams(
             settings.gateway_keepalive_seconds,
             settings.gateway_upstream_connections_per_host or settings.gateway_upstream_connections,
+            local_addr,
         )
         proxy = Proxy(
             self.session,

@@ -50,9 +50,10 @@ _NO_BODY_STATUS = (204, 304)
 class FastUpstreams:
     """One connection pool per plain-HTTP upstream base URL."""
 
-    def __init__(self, keepalive: float, limit: int) -> None:
+    def __init__(self, keepalive: float, limit: int, local_addr: tuple[str, int] | None = None) -> None:
         self.keepalive = keepalive
         self.limit = limit
+        self.local_addr = local_addr
         self._pools: dict[str, tuple[UpstreamPool, str, str]] = {}
 
     def add(self, upstream: str) -> None:
@@ -61,7 +62,7 @@ class FastUpstreams:
         parts = urlsplit(upstream)
         if parts.scheme != "http" or not parts.hostname:
             return  # https and the like stay with aiohttp
-        pool = UpstreamPool(parts.hostname, parts.port or 80, self.keepalive, self.limit)
+        pool = UpstreamPool(parts.hostname, parts.port or 80, self.keepalive, self.limit, self.local_addr)
         host = parts.netloc.rsplit("@", 1)[-1]
         self._pools[upstream] = (pool, host, parts.path.rstrip("/"))
 

@@ -39,6 +39,11 @@ class GatewaySettings(ServiceSettings):
     gateway_cors_max_age: int = 600
     # Peers (exact IPs) whose X-Forwarded-For we extend instead of replacing, e.g. Traefik.
     gateway_trusted_proxies: Annotated[list[str], NoDecode] = []
+    # The address the gateway connects to services from (empty: the system's choice). Services
+    # believe X-Forwarded-For only from the peers in their TDC_TRUSTED_PROXIES, so when the gateway
+    # and services share a host (make run) it is 127.0.0.2 there, and a direct caller on 127.0.0.1
+    # is not taken for the gateway.
+    gateway_source_address: str = ""
 
     # Listen on the broker for auth's token revocations (tdc_shared.events.revocations).
     gateway_token_revocations: bool = True

@@ -196,9 +196,12 @@ FLOW_LIMIT = 512 * 1024
 class UpstreamPool:
     """Keep-alive connections to one host:port, the most recently used first."""
 
-    def __init__(self, host: str, port: int, keepalive: float, limit: int) -> None:
+    def __init__(
+        self, host: str, port: int, keepalive: float, limit: int, local_addr: tuple[str, int] | None = None
+    ) -> None:
         self.host = host
         self.port = port
+        self.local_addr = local_addr  # the gateway's source address, which services trust as their proxy
         self.keepalive = keepalive
         self.limit = limit  # open connections at most; 0: no cap
         self.loop = asyncio.get_running_loop()
@@ -226,7 +229,9 @@ class UpstreamPool:
                         return handed
                 self.open += 1
                 try:
-                    _, conn = await self.loop.create_connection(lambda: Connection(self), self.host, self.port)
+                    _, conn = await self.loop.create_connection(
+                        lambda: Connection(self), self.host, self.port, local_addr=self.local_addr
+                    )
                 except BaseException:
                     self.open -= 1
                     self._wake_one()

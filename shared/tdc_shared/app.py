@@ -25,7 +25,7 @@ from .db import Database, DatabaseUnavailable
 from .envelope import ERROR_RESPONSES, fail, install_error_handlers, ok
 from .logs import configure_logging
 from .migrations import migrate
-from .observability import HttpMetrics, RequestContextMiddleware
+from .observability import ForwardedClientMiddleware, HttpMetrics, RequestContextMiddleware, TrustedProxies
 from .settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -160,4 +160,6 @@ def create_service(spec: ServiceSpec) -> FastAPI:
         metrics=HttpMetrics(registry),
         quiet_paths=frozenset({"/healthz", "/readyz", "/metrics"}),
     )
+    # Outermost: every layer below sees the real client (X-Forwarded-For believed from trusted proxies only).
+    app.add_middleware(ForwardedClientMiddleware, proxies=TrustedProxies(spec.settings.trusted_proxies))
     return app

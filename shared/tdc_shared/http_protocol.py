@@ -22,6 +22,7 @@ import asyncio
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from .envelope import envelope_bytes
+from .observability import PEER_SCOPE_KEY
 
 # As nginx's default (4 buffers of 8 KiB); a browser with a full cookie jar stays well below.
 MAX_HEAD_BYTES = 32 * 1024
@@ -72,6 +73,11 @@ class EnvelopeHttpProtocol(HttpToolsProtocol):
         self._in_head = False
         self._disarm_head_timer()
         super().on_headers_complete()
+        # The TCP peer as it is, for ForwardedClientMiddleware: uvicorn's own proxy-header
+        # handling (on by default for 127.0.0.1) rewrites scope["client"] from any loopback caller.
+        scope = getattr(self, "scope", None)
+        if scope is not None and self.client is not None:
+            scope[PEER_SCOPE_KEY] = self.client
 
     def data_received(self, data: bytes) -> None:
         if self._refused:

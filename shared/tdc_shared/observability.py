@@ -7,8 +7,10 @@ path, so a crawler cannot blow up the label set.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -109,3 +111,63 @@ class RequestContextMiddleware:
                     },
                 )
             request_id_var.reset(token)
+
+
+# Where EnvelopeHttpProtocol leaves the TCP peer, before any proxy-header rewriting by uvicorn.
+PEER_SCOPE_KEY = "tdc.peer"
+
+
+class TrustedProxies:
+    """Which peers may tell us, in X-Forwarded-For, who the client is."""
+
+    def __init__(self, proxies: Iterable[str]) -> None:
+        self.networks = [ipaddress.ip_network(p, strict=False) for p in proxies]
+
+    def trusts(self, address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in self.networks)
+
+    def client(self, peer: str, forwarded_for: str | None) -> str:
+        """The right-most X-Forwarded-For hop not added by a trusted proxy, if the peer is one.
+
+        A hop that is not an IP address ends the walk: what lies left of it was written by
+        someone we cannot vouch for, so the last proxy's own peer stands.
+        """
+        if not self.networks or not forwarded_for or not self.trusts(peer):
+            return peer
+        client = peer
+        for hop in reversed(forwarded_for.split(",")):
+            hop = hop.strip()
+            try:
+                client = str(ipaddress.ip_address(hop))
+            except ValueError:
+                return client
+            if not self.trusts(client):
+                return client
+        return client
+
+
+class ForwardedClientMiddleware:
+    """`scope["client"]` becomes the real client: from X-Forwarded-For only when the TCP peer is a
+    trusted proxy (the gateway), else the peer itself. Always a valid IP text (45 characters at most).
+    """
+
+    def __init__(self, app: ASGIApp, proxies: TrustedProxies) -> None:
+        self.app = app
+        self.proxies = proxies
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            peer = scope.get(PEER_SCOPE_KEY) or scope.get("client")
+            if peer:
+                forwarded = None
+                for name, value in scope["headers"]:
+                    if name == b"x-forwarded-for":
+                        forwarded = (
+                            value.decode("latin-1") if forwarded is None else f"{forwarded},{value.decode('latin-1')}"
+                        )
+                scope["client"] = (self.proxies.client(str(peer[0]), forwarded), peer[1])
+        await self.app(scope, receive, send)

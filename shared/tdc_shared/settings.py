@@ -8,11 +8,13 @@ settings refuse to load while any of them still has its default.
 
 from __future__ import annotations
 
+import ipaddress
+import json
 import re
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 SCHEMA_NAME = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 DEV_ENVIRONMENTS = ("dev", "test")
@@ -67,6 +69,34 @@ class ServiceSettings(BaseSettings):
     jwks_url: str = "http://127.0.0.1:8001/api/v1/auth/jwks.json"
 
     demo_data: bool = False
+
+    # Peers (IPs or networks, comma-separated) whose X-Forwarded-For this process believes: the
+    # gateway's source address(es). Empty (the default): nobody's, the TCP peer is the client.
+    # `make run` sets it to the gateway's 127.0.0.2; compose to the gateway container's network.
+    trusted_proxies: Annotated[list[str], NoDecode] = []
+    # Prometheus metrics on a port of their own (0: no metrics listener); never on the public one.
+    metrics_port: int = Field(0, ge=0, le=65535)
+    metrics_host: str = "127.0.0.1"
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxy_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [item.strip() for item in text.split(",") if item.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_addresses(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"{item!r} is not an IP address or network") from exc
+        return value
 
     @field_validator("db_prefix")
     @classmethod

@@ -147,3 +147,51 @@ async def test_verified_tokens_are_cached_until_expiry(signing_key: SigningKey) 
 def test_symmetric_algorithms_cannot_be_configured(signing_key: SigningKey) -> None:
     with pytest.raises(ValueError, match="asymmetric"):
         TokenVerifier(KeySet.static(jwks(signing_key)), issuer=ISSUER, audience=AUDIENCE, algorithms=("HS256",))
+
+
+@pytest.mark.parametrize("alg", ["ES256", "EdDSA"])
+async def test_an_algorithm_that_does_not_fit_the_key_is_an_invalid_token(signing_key: SigningKey, alg: str) -> None:
+    # A forged header naming the real RSA key with another algorithm: PyJWT alone raises TypeError.
+    header = b64({"alg": alg, "typ": "JWT", "kid": signing_key.kid})
+    token = f"{header}.{b64(signing_key.claims())}.{base64.urlsafe_b64encode(b'x' * 64).rstrip(b'=').decode()}"
+    with pytest.raises(InvalidToken, match="does not match its key"):
+        await verifier_for(signing_key).verify(token)
+
+
+async def test_a_revoked_session_or_an_older_token_of_the_user_is_refused_even_from_the_cache(
+    signing_key: SigningKey,
+) -> None:
+    verifier = verifier_for(signing_key)
+    now = int(time.time())
+    session_token = signing_key.token(sub=5, sid="a" * 32)
+    other_session = signing_key.token(sub=5, sid="b" * 32)
+    await verifier.verify(session_token)
+    assert verifier.cached(session_token) is not None
+    verifier.revocations.revoke(user_id=5, session_id="a" * 32)
+    assert verifier.cached(session_token) is None  # the cache honours it
+    with pytest.raises(InvalidToken, match="revoked"):
+        await verifier.verify(session_token)
+    assert (await verifier.verify(other_session)).sub == "5"
+
+    old = signing_key.token(sub=6, iat=now - 10)
+    await verifier.verify(old)
+    verifier.revocations.revoke(user_id=6, not_before=now)
+    with pytest.raises(InvalidToken, match="revoked"):
+        await verifier.verify(old)
+    # Issued at or after the revocation: fine; another user: untouched.
+    assert (await verifier.verify(signing_key.token(sub=6, iat=now))).sub == "6"
+    assert (await verifier.verify(signing_key.token(sub=7, iat=now - 10))).sub == "7"
+
+
+def test_revocations_are_forgotten_after_their_retention_and_bounded() -> None:
+    from tdc_shared.auth import Claims, Revocations
+
+    revocations = Revocations(retention=0.0)
+    revocations.revoke(user_id=1, session_id="s" * 32)
+    claims = Claims(sub="1", role="user", jti="j", exp=0, raw={"sid": "s" * 32, "iat": 0})
+    assert not revocations.refuses(claims)
+    bounded = Revocations(max_entries=3)
+    for n in range(10):
+        bounded.revoke(user_id=n, session_id=f"{n:032d}")
+    assert len(bounded) == 3
+    assert bounded.refuses(Claims(sub="9", role="user", jti="j", exp=0, raw={"sid": f"{9:032d}"}))

@@ -45,7 +45,7 @@ def _database(request: Request) -> Database:
 
 
 def _caller(request: Request, ctx: Annotated[AuthContext, Depends(_context)]) -> Caller:
-    return Caller(client_address(request, ctx.settings.auth_trusted_proxies), request.headers.get("user-agent"))
+    return Caller(client_address(request), request.headers.get("user-agent"))
 
 
 Auth = Annotated[AuthContext, Depends(_context)]

@@ -19,7 +19,11 @@ def _repo_root() -> Path:
 
 
 class AuthSettings(ServiceSettings):
-    dev_only_defaults: ClassVar[tuple[str, ...]] = (*ServiceSettings.dev_only_defaults, "auth_session_secret")
+    dev_only_defaults: ClassVar[tuple[str, ...]] = (
+        *ServiceSettings.dev_only_defaults,
+        "auth_session_secret",
+        "auth_public_url",
+    )
 
     service_name: str = "auth"
 
@@ -45,15 +49,15 @@ class AuthSettings(ServiceSettings):
     auth_login_client_limit: str = "50/15 minutes"
     # Mails a single address can trigger (verification resends, password resets).
     auth_email_request_limit: str = "5/hour"
-    # Peers whose X-Forwarded-For we believe (the gateway); the client is the first untrusted hop.
-    auth_trusted_proxies: list[str] = ["127.0.0.1", "::1"]
 
     # Signs the short-lived cookie that carries OAuth state, nonce and PKCE verifier to the callback.
     auth_session_secret: str = "dev-only-oauth-session-secret-change-me"  # noqa: S105 (refused outside dev)
     # Where the browser lands after an OAuth login (with the refresh cookie set), or an error query.
     auth_frontend_url: str = "http://localhost:5173/auth/callback"
-    # Public base URL of the API as the provider's redirect sees it; empty: taken from the request.
-    auth_public_url: str = ""
+    # Public base URL of the API as the browser reaches it (the gateway, or the TLS edge in front of
+    # it): the OAuth callback URL is built from it alone, never from request headers. The default
+    # is `make run`'s gateway; production must set it.
+    auth_public_url: str = "http://localhost:8000"
 
     auth_google_client_id: str = ""
     auth_google_client_secret: str = ""

@@ -14,7 +14,6 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from ipaddress import ip_address
 
 from fastapi import Request
 from limits import parse
@@ -142,17 +141,7 @@ def account_key(user: object, email: str) -> str:
         return f"email:{email.strip().casefold()}"
 
 
-def client_address(request: Request, trusted_proxies: list[str]) -> str:
-    """The caller's IP: the right-most X-Forwarded-For hop not added by a proxy we trust."""
-    peer = request.client.host if request.client else "unknown"
-    if peer not in trusted_proxies:
-        return peer
-    forwarded = request.headers.get("x-forwarded-for", "")
-    for hop in reversed([h.strip() for h in forwarded.split(",") if h.strip()]):
-        try:
-            ip_address(hop)
-        except ValueError:
-            return peer
-        if hop not in trusted_proxies:
-            return hop
-    return peer
+def client_address(request: Request) -> str:
+    """The caller's IP, as tdc_shared's ForwardedClientMiddleware resolved it: from X-Forwarded-For
+    only when the peer is one of TDC_TRUSTED_PROXIES (the gateway), always a valid address."""
+    return request.client.host if request.client else "unknown"

@@ -45,6 +45,9 @@ def make_settings(mysql_url: str, db_prefix: str, keys_dir: Path, provider: Fake
         "auth_argon2_parallelism": 1,
         "auth_login_client_limit": "12/15 minutes",
         "auth_frontend_url": "https://app.test/auth/done",
+        "auth_public_url": BASE_URL,
+        # The in-process client's peer stands for the gateway, so each test's X-Forwarded-For counts.
+        "trusted_proxies": ["127.0.0.1"],
         "bootstrap_admin_email": ADMIN_EMAIL,
         "bootstrap_admin_password": ADMIN_PASSWORD,
     }

@@ -85,6 +85,7 @@ def test_prod_without_a_key_refuses_to_start(tmp_path: Path):
         mysql_url="mysql://u:p@db:3306",
         amqp_url="amqp://u:p@mq/",
         auth_session_secret="s3cret-from-the-vault",
+        auth_public_url="https://www.dreamerscave.example",
     )
     with pytest.raises(SigningKeyMissing, match="no signing key"):
         KeyRing.from_settings(config)

@@ -162,14 +162,23 @@ async def test_unlinking_keeps_a_way_to_sign_in(
     assert (await client.get("/api/v1/user/oauth-accounts", headers=headers)).json()["data"] == []
 
 
-async def test_callback_url_follows_the_gateway(client: httpx.AsyncClient):
+async def test_callback_url_comes_from_the_configured_public_url_only(client: httpx.AsyncClient):
+    # X-Forwarded-Host is whatever the caller's Host said: a callback built from it would send the
+    # provider's code to a host of the caller's choosing.
     response = await client.get(
         "/api/v1/auth/oauth/discord/login",
-        headers={"X-Forwarded-Host": "www.dreamerscave.example", "X-Forwarded-Proto": "https"},
+        headers={"X-Forwarded-Host": "evil.example", "X-Forwarded-Proto": "https", "Host": "evil.example"},
     )
     assert response.status_code == 302
     redirect_uri = parse_qs(urlsplit(response.headers["location"]).query)["redirect_uri"]
-    assert redirect_uri == ["https://www.dreamerscave.example/api/v1/auth/oauth/discord/callback"]
+    assert redirect_uri == ["https://auth.test/api/v1/auth/oauth/discord/callback"]
+
+
+def test_production_needs_a_public_url():
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="TDC_AUTH_PUBLIC_URL"):
+        AuthSettings(env="prod", mysql_url="mysql://a:b@db", amqp_url="amqp://a:b@mq/", auth_session_secret="s" * 40)
 
 
 async def test_unusable_provider_email_is_422(client: httpx.AsyncClient, oauth_provider: FakeProvider):

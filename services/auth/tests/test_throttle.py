@@ -11,7 +11,7 @@ from conftest import random_client_ip
 from fastapi import FastAPI
 
 from tdc_auth.settings import AuthSettings
-from tdc_auth.throttle import Throttle, client_address
+from tdc_auth.throttle import Throttle
 from tdc_shared.envelope import TooManyRequests
 
 
@@ -35,17 +35,18 @@ async def test_lockout_ends_when_the_window_passes(auth_app: FastAPI):
 
 
 def test_client_address_trusts_only_configured_proxies():
-    class Request:
-        def __init__(self, peer: str, forwarded: str = "") -> None:
-            self.client = type("C", (), {"host": peer})()
-            self.headers = {"x-forwarded-for": forwarded} if forwarded else {}
+    from tdc_shared.observability import TrustedProxies
 
-    trusted = ["127.0.0.1"]
-    assert client_address(Request("203.0.113.9", "1.2.3.4"), trusted) == "203.0.113.9"
-    assert client_address(Request("127.0.0.1", "6.6.6.6, 203.0.113.7"), trusted) == "203.0.113.7"
-    assert client_address(Request("127.0.0.1", "203.0.113.7, 127.0.0.1"), trusted) == "203.0.113.7"
-    assert client_address(Request("127.0.0.1", "not-an-ip"), trusted) == "127.0.0.1"
-    assert client_address(Request("127.0.0.1"), trusted) == "127.0.0.1"
+    trusted = TrustedProxies(["127.0.0.2", "10.0.0.0/8"])
+    assert trusted.client("203.0.113.9", "1.2.3.4") == "203.0.113.9"
+    assert trusted.client("127.0.0.1", "1.2.3.4") == "127.0.0.1"  # loopback is not the gateway unless named
+    assert trusted.client("127.0.0.2", "6.6.6.6, 203.0.113.7") == "203.0.113.7"
+    assert trusted.client("127.0.0.2", "203.0.113.7, 10.1.2.3") == "203.0.113.7"
+    assert trusted.client("127.0.0.2", "not-an-ip") == "127.0.0.2"
+    assert trusted.client("127.0.0.2", "x" * 60) == "127.0.0.2"
+    assert trusted.client("127.0.0.2", "2001:db8::1") == "2001:db8::1"
+    assert trusted.client("127.0.0.2", None) == "127.0.0.2"
+    assert TrustedProxies([]).client("127.0.0.1", "1.2.3.4") == "127.0.0.1"
 
 
 async def test_parallel_wrong_passwords_are_held_to_the_account_limit(client: httpx.AsyncClient, accounts: Accounts):

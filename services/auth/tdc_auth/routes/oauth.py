@@ -46,17 +46,11 @@ def _client(request: Request, provider: str):  # type: ignore[no-untyped-def]
     return providers, client
 
 
-def _callback_url(request: Request, provider: str, settings: AuthSettings) -> str:
-    """The callback as the browser reaches it: configured, or as our gateway saw the request."""
-    path = f"/api/v1/auth/oauth/{provider}/callback"
-    if settings.auth_public_url:
-        return f"{settings.auth_public_url.rstrip('/')}{path}"
-    peer = request.client.host if request.client else None
-    forwarded_host = request.headers.get("x-forwarded-host")
-    if forwarded_host and peer in settings.auth_trusted_proxies:
-        proto = request.headers.get("x-forwarded-proto", "https").split(",")[0].strip()
-        return f"{proto}://{forwarded_host.split(',')[0].strip()}{path}"
-    return str(request.url_for("oauth_callback", provider=provider))
+def _callback_url(provider: str, settings: AuthSettings) -> str:
+    """The callback as the browser reaches it: from the configured public URL only. Headers such as
+    X-Forwarded-Host come from the client (the gateway fills it from the caller's Host), and a
+    callback built from them would send the provider's code to whoever wrote them."""
+    return f"{settings.auth_public_url.rstrip('/')}/api/v1/auth/oauth/{provider}/callback"
 
 
 @router.get("/{provider}/login", summary="Start signing in with google, discord or facebook (redirects)")
@@ -68,7 +62,7 @@ async def oauth_login(
 ) -> Response:
     _, client = _client(request, provider)
     request.session[MODE_KEY] = mode
-    return await client.authorize_redirect(request, _callback_url(request, provider, ctx.settings))
+    return await client.authorize_redirect(request, _callback_url(provider, ctx.settings))
 
 
 async def _new_username(tx: Session, identity: Identity) -> str:
