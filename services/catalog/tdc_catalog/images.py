@@ -50,28 +50,37 @@ def _encode(image: Image.Image, fmt: str) -> bytes:
 
 
 def process(data: bytes, max_pixels: int) -> Processed:
+    """The upload decoded and re-encoded, or ImageRejected: every decoder error has one mapping.
+
+    Pillow's decoders fail on malformed input with many exception types (OSError, ValueError,
+    SyntaxError, struct.error, EOFError, IndexError, ...), when opening, loading or converting:
+    whatever escapes is damaged input (422), never a server error.
+    """
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
-            image = Image.open(io.BytesIO(data))
+            return _process(data, max_pixels)
+        except ImageRejected:
+            raise
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             raise ImageRejected(413, "Image has too many pixels") from exc
         except UnidentifiedImageError as exc:
             raise ImageRejected(415, "Not an image (JPEG, PNG, WebP or GIF expected)") from exc
-        source_format = image.format or ""
-        if source_format not in FORMATS:
-            raise ImageRejected(415, f"Image format {source_format} is not accepted (JPEG, PNG, WebP or GIF)")
-        width, height = image.size
-        if width * height > max_pixels:
-            raise ImageRejected(413, f"Image has too many pixels ({width}x{height}; at most {max_pixels} in all)")
-        try:
-            image.seek(0)  # the first frame of an animation
-            image.load()
-            image = ImageOps.exif_transpose(image)
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            raise ImageRejected(413, "Image has too many pixels") from exc
-        except (OSError, ValueError, SyntaxError) as exc:
+        except Exception as exc:  # untrusted bytes: any decoder failure is damaged input (see above)
             raise ImageRejected(422, "Image data is damaged or truncated") from exc
+
+
+def _process(data: bytes, max_pixels: int) -> Processed:
+    image = Image.open(io.BytesIO(data))
+    source_format = image.format or ""
+    if source_format not in FORMATS:
+        raise ImageRejected(415, f"Image format {source_format} is not accepted (JPEG, PNG, WebP or GIF)")
+    width, height = image.size
+    if width * height > max_pixels:
+        raise ImageRejected(413, f"Image has too many pixels ({width}x{height}; at most {max_pixels} in all)")
+    image.seek(0)  # the first frame of an animation
+    image.load()
+    image = ImageOps.exif_transpose(image)
     fmt = FORMATS[source_format]
     has_alpha = image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info)
     if fmt == "JPEG" and has_alpha:

@@ -34,7 +34,7 @@ MediaId = Annotated[int, Field(gt=0)]
 def _known_zone(value: str) -> str:
     try:
         ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # OSError: a folder such as "America"
         raise ValueError("unknown time zone (use an IANA name such as America/Los_Angeles)") from exc
     return value
 

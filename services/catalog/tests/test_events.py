@@ -82,6 +82,9 @@ NOT_ISO = "Value error, must be an ISO 8601 date and time, such as 2031-09-05T20
     [
         ({"end": "2031-06-01T19:00:00-07:00"}, {"end": ["must be after start"]}),
         ({"timezone": "Mars/Olympus"}, None),
+        ({"timezone": "America"}, None),  # folders of the tz database are no zones
+        ({"timezone": "Europe"}, None),
+        ({"timezone": "Etc"}, None),
         ({"location_id": 99999999}, {"location_id": ["no such location 99999999"]}),
         ({"image_media_id": 99999999}, {"image_media_id": ["no such media 99999999"]}),
         ({"status": "published"}, {"status": ["unknown field"]}),
