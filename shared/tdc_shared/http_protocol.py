@@ -13,11 +13,20 @@ Run every service and the gateway with `uvicorn --http tdc_shared.http_protocol:
   request's first byte: 408 otherwise, or a plain close if nothing came at all. uvicorn times
   out only idle keep-alive connections, so a client trickling its headers (or sending
   nothing) could hold a connection, and its memory, forever.
+- A request body must keep arriving: BODY_TIMEOUT_SECONDS without a byte of it gives 408 and
+  the connection closes. At most MAX_WAITING_BODIES connections per process may be waiting
+  for a body at once; past that the one that has waited longest without progress gets its 408
+  first. A client that starts a body and stops can no longer hold a connection (and the
+  application's task reading it) forever.
+- A malformed body framing (a chunk size such as `zz`) gets its 400 in the envelope too, when
+  nothing of the answer has gone out yet; the application reading that body sees a disconnect.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
+from typing import ClassVar
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
@@ -30,6 +39,10 @@ MAX_HEAD_BYTES = 32 * 1024
 # once, with its bytes unread, would reset the connection and the client could lose our answer.
 LINGER_SECONDS = 2.0
 HEAD_TIMEOUT_SECONDS = 10.0
+# Silence allowed while a body is arriving (nginx's client_body_timeout is 60 s; browsers and
+# the gateway send without pauses), and how many connections may be waiting for one at once.
+BODY_TIMEOUT_SECONDS = 30.0
+MAX_WAITING_BODIES = 256
 
 
 class _Refused(Exception):
@@ -39,7 +52,12 @@ class _Refused(Exception):
 class EnvelopeHttpProtocol(HttpToolsProtocol):
     max_head_bytes = MAX_HEAD_BYTES
     head_timeout_seconds = HEAD_TIMEOUT_SECONDS
+    body_timeout_seconds = BODY_TIMEOUT_SECONDS
+    max_waiting_bodies = MAX_WAITING_BODIES
+    # Connections of this process whose request body is incomplete, least recent progress first.
+    _waiting_bodies: ClassVar[OrderedDict[EnvelopeHttpProtocol, None]] = OrderedDict()
     _head_timer: asyncio.TimerHandle | None = None
+    _body_timer: asyncio.TimerHandle | None = None
     _received_any = False
     _in_head = False
     _head_bytes = 0  # raw bytes received while the head is incomplete (what we hold)
@@ -52,6 +70,7 @@ class EnvelopeHttpProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm_head_timer()
+        self._body_done()
         super().connection_lost(exc)
 
     def on_message_begin(self) -> None:
@@ -78,11 +97,19 @@ class EnvelopeHttpProtocol(HttpToolsProtocol):
         scope = getattr(self, "scope", None)
         if scope is not None and self.client is not None:
             scope[PEER_SCOPE_KEY] = self.client
+        if not self._refused and self.cycle is not None and self.cycle.more_body:
+            self._body_progress()  # disarmed again by on_message_complete if the body is all here
+
+    def on_message_complete(self) -> None:
+        self._body_done()
+        super().on_message_complete()
 
     def data_received(self, data: bytes) -> None:
         if self._refused:
             return
         self._received_any = True
+        if self._body_timer is not None:
+            self._body_progress()
         super().data_received(data)
         # A head still incomplete after this read is held in memory: bound it as it arrives,
         # before the parser has a whole header to report.
@@ -94,6 +121,33 @@ class EnvelopeHttpProtocol(HttpToolsProtocol):
     def send_400_response(self, msg: str) -> None:
         if not self._refused:  # a refusal stops the parser with an error of its own
             self._refuse(400, "Malformed HTTP request")
+
+    def _body_progress(self) -> None:
+        """Body bytes are arriving (or about to): restart the silence timer, go to the back of the line."""
+        if self._body_timer is not None:
+            self._body_timer.cancel()
+        self._body_timer = self.loop.call_later(self.body_timeout_seconds, self._body_timed_out)
+        waiting = type(self)._waiting_bodies
+        waiting.pop(self, None)
+        waiting[self] = None
+        while len(waiting) > self.max_waiting_bodies:
+            oldest = next(iter(waiting))
+            oldest._body_timed_out()
+
+    def _body_done(self) -> None:
+        if self._body_timer is not None:
+            self._body_timer.cancel()
+            self._body_timer = None
+        type(self)._waiting_bodies.pop(self, None)
+
+    def _body_timed_out(self) -> None:
+        self._body_done()
+        if self._refused or self.transport.is_closing():
+            return
+        if self.cycle is not None and self.cycle.response_complete:
+            self.transport.close()  # answered already (without reading it all): nothing more to say
+            return
+        self._refuse(408, "Request body not received in time")
 
     def _arm_head_timer(self) -> None:
         self._head_timer = self.loop.call_later(self.head_timeout_seconds, self._head_timed_out)
@@ -121,11 +175,19 @@ class EnvelopeHttpProtocol(HttpToolsProtocol):
     def _refuse(self, status: int, message: str) -> None:
         self._refused = True
         self._disarm_head_timer()
-        if self.cycle is not None and not self.cycle.response_complete:
-            # A pipelined request went wrong while an earlier one is still being answered: an
-            # answer now would land in the middle of that one's, so the connection just ends.
-            self.transport.close()
-            return
+        self._body_done()
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete:
+            if not cycle.more_body or cycle.response_started:
+                # A pipelined request went wrong while an earlier one is still being answered, or
+                # this one's answer has begun: an answer now would land inside that one, so the
+                # connection just ends.
+                self.transport.close()
+                return
+            # This request's own body is broken or stalled, and nothing has been answered: the
+            # application sees a disconnect (its sends are dropped) and we answer in its place.
+            cycle.disconnected = True
+            cycle.message_event.set()
         if status == 431:
             self.logger.warning("Request head larger than %d bytes refused.", self.max_head_bytes)
         body = envelope_bytes(message)

@@ -20,6 +20,14 @@ async def app(scope, receive, send):  # type: ignore[no-untyped-def]
         return
     if scope["path"] == "/slow":
         await asyncio.sleep(0.3)
+    if scope["path"] == "/echo":  # reads the whole body first, as a real endpoint does
+        size, more = 0, True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            size += len(message.get("body", b""))
+            more = message.get("more_body", False)
     body = json.dumps({"headers": len(scope["headers"]), "path": scope["path"]}).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": 200, "headers": headers})
@@ -28,22 +36,36 @@ async def app(scope, receive, send):  # type: ignore[no-untyped-def]
 
 class QuickProtocol(EnvelopeHttpProtocol):
     head_timeout_seconds = 1.0  # the production 10 s, shortened for the test
+    body_timeout_seconds = 1.0  # the production 30 s
 
 
-@pytest.fixture(scope="module")
-async def port() -> AsyncIterator[int]:
+class FewBodiesProtocol(EnvelopeHttpProtocol):
+    body_timeout_seconds = 60.0  # never reached here: only the bound refuses
+    max_waiting_bodies = 2
+
+
+@contextlib.asynccontextmanager
+async def serving(protocol: type[EnvelopeHttpProtocol]) -> AsyncIterator[int]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         free = sock.getsockname()[1]
-    config = uvicorn.Config(app, host="127.0.0.1", port=free, http=QuickProtocol, lifespan="off", log_level="error")
+    config = uvicorn.Config(app, host="127.0.0.1", port=free, http=protocol, lifespan="off", log_level="error")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:
         assert not task.done(), "the server did not start"
         await asyncio.sleep(0.01)
-    yield free
-    server.should_exit = True
-    await task
+    try:
+        yield free
+    finally:
+        server.should_exit = True
+        await task
+
+
+@pytest.fixture(scope="module")
+async def port() -> AsyncIterator[int]:
+    async with serving(QuickProtocol) as free:
+        yield free
 
 
 async def exchange(port: int, *chunks: bytes) -> tuple[list[bytes], bytes]:
@@ -159,3 +181,49 @@ async def test_a_bad_pipelined_request_never_answers_inside_an_earlier_answer(po
     second = b"GET /two HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * (MAX_HEAD_BYTES + 1) + b"\r\n\r\n"
     statuses, _ = await exchange(port, first + second)
     assert all(not status.startswith(b"HTTP/1.1 431") for status in statuses)
+
+
+@pytest.mark.parametrize("path", [b"/", b"/echo"])
+async def test_a_malformed_chunk_size_is_400_in_the_envelope(port: int, path: bytes) -> None:
+    request = b"POST " + path + b" HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"
+    statuses, data = await exchange(port, request)
+    assert statuses == [b"HTTP/1.1 400 Bad Request"]
+    assert envelope_of(data) == {"success": False, "error": "Malformed HTTP request"}
+
+
+async def test_a_body_that_stops_arriving_is_408(port: int) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n123456789")  # 9 of 100
+    await writer.drain()
+    data = await asyncio.wait_for(reader.read(65536), 5.0)
+    writer.close()
+    assert data.startswith(b"HTTP/1.1 408 ")
+    assert envelope_of(data) == {"success": False, "error": "Request body not received in time"}
+
+
+async def test_a_body_arriving_in_pieces_within_the_timeout_passes(port: int) -> None:
+    head = b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 12\r\nConnection: close\r\n\r\n"
+    statuses, _ = await exchange(port, head, b"abcd", b"efgh", b"ijkl")
+    assert statuses == [b"HTTP/1.1 200 OK"]
+
+
+async def test_connections_waiting_for_a_body_are_bounded() -> None:
+    async with serving(FewBodiesProtocol) as few:
+        stalled = []
+        for _ in range(3):  # one more than the bound: the one waiting longest is refused
+            reader, writer = await asyncio.open_connection("127.0.0.1", few)
+            writer.write(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc")
+            await writer.drain()
+            stalled.append((reader, writer))
+            await asyncio.sleep(0.05)
+        try:
+            data = await asyncio.wait_for(stalled[0][0].read(65536), 5.0)
+            assert data.startswith(b"HTTP/1.1 408 ")
+            # The newer ones still wait for their bodies: finishing one is answered normally.
+            stalled[2][1].write(b"d" * 97)
+            await stalled[2][1].drain()
+            head = await asyncio.wait_for(stalled[2][0].readuntil(b"\r\n\r\n"), 5.0)
+            assert head.startswith(b"HTTP/1.1 200 ")
+        finally:
+            for _, writer in stalled:
+                writer.close()
