@@ -21,6 +21,7 @@ from tdc_shared.auth import TokenVerifier
 from tdc_shared.envelope import envelope_bytes
 from tdc_shared.events.revocations import RevocationListener
 from tdc_shared.logs import accept_request_id, configure_logging
+from tdc_shared.observability import MetricsEndpoint
 from tdc_shared.settings import ServiceSettings
 
 from .cors import Cors
@@ -38,7 +39,8 @@ from .upstream import UpstreamError
 
 log = logging.getLogger("tdc.gateway")
 
-LOCAL_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs"})
+# Metrics are not among them: they are served on the internal TDC_METRICS_PORT only.
+LOCAL_PATHS = frozenset({"/healthz", "/readyz", "/openapi.json", "/docs"})
 LOCAL_PREFIXES = ("/docs/", "/_auth/")
 _NOT_FOUND = envelope_bytes("Not found")
 _BAD_PATH = envelope_bytes("Invalid path")
@@ -72,6 +74,7 @@ class Gateway:
         self.openapi: OpenApiMerger | None = None
         self.dashboard: Dashboard | None = None
         self.revocations: RevocationListener | None = None
+        self.metrics_endpoint = MetricsEndpoint(self.registry, settings.metrics_host, settings.metrics_port)
         self.local = build_local_app(self)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -134,6 +137,7 @@ class Gateway:
             cookie_jar=aiohttp.DummyCookieJar(),
             skip_auto_headers=SKIP_AUTO_HEADERS,
         )
+        self.metrics_endpoint.start()
         self.verifier = self._make_verifier(settings)
         if settings.gateway_token_revocations:
             # Revoked tokens are refused here too (and dropped from the token cache) as auth announces them.
@@ -171,6 +175,7 @@ class Gateway:
         )
 
     async def shutdown(self) -> None:
+        self.metrics_endpoint.stop()
         if self.revocations is not None:
             await self.revocations.stop()
         if self.fast is not None:

@@ -1,4 +1,5 @@
-"""The gateway's own endpoints: health, readiness, merged OpenAPI, docs, ForwardAuth, metrics."""
+"""The gateway's own endpoints: health, readiness, merged OpenAPI, docs, ForwardAuth (metrics are
+served on the internal TDC_METRICS_PORT by app.Gateway, not here)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from typing import TYPE_CHECKING, Annotated
 import aiohttp
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from tdc_shared.envelope import ERROR_RESPONSES, NotFound, install_error_handlers, ok
 from tdc_shared.i18n import Lang
@@ -93,10 +93,6 @@ def _routes(gateway: Gateway) -> APIRouter:
         result = dict(zip(names, states, strict=True))
         status = "ready" if all(s == "up" for s in states) else "degraded"
         return ok({"status": status, "upstreams": result})
-
-    @router.get("/metrics", include_in_schema=False)
-    async def metrics() -> Response:
-        return Response(generate_latest(gateway.registry), media_type=CONTENT_TYPE_LATEST)
 
     @router.get("/openapi.json", summary="The merged OpenAPI document of every running service")
     async def openapi() -> Response:

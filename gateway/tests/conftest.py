@@ -7,6 +7,7 @@ import contextlib
 import json
 import shutil
 import socket
+import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,8 @@ from tdc_shared.http_protocol import EnvelopeHttpProtocol
 from tdc_shared.testing.keys import SigningKey, jwks
 
 ORIGIN = "http://frontend.test"
+# This run's own exchange and queues on the shared broker (token revocations reach the gateway there).
+BUS_NAMESPACE = f"tdcgw{uuid.uuid4().hex[:10]}"
 
 
 def free_port() -> int:
@@ -174,6 +177,7 @@ def gateway_settings(jwks_server: JwksServer, upstreams: dict[str, str], **overr
         "gateway_upstreams": upstreams,
         "gateway_cors_origins": [ORIGIN],
         "gateway_openapi_cache_seconds": 0.0,
+        "bus_namespace": BUS_NAMESPACE,
         **overrides,
     }
     return GatewaySettings(**values)

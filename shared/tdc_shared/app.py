@@ -2,8 +2,9 @@
 
 The lifespan owns everything long-lived, in order: logs, migrations, the database pool, the
 token verifier, then the service's own components (event bus, relays, caches), then demo
-data; it closes them in reverse. Every service gets `/healthz`, `/readyz` and `/metrics`,
-the envelope for every error, and request ids.
+data; it closes them in reverse. Every service gets `/healthz`, `/readyz`, Prometheus metrics
+on an internal port of their own (`TDC_METRICS_PORT`; never on the public port), the envelope
+for every error, and request ids.
 """
 
 from __future__ import annotations
@@ -17,15 +18,21 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from fastapi.responses import JSONResponse
+from prometheus_client import CollectorRegistry
 
 from .auth import KeySet, TokenVerifier
 from .db import Database, DatabaseUnavailable
 from .envelope import ERROR_RESPONSES, fail, install_error_handlers, ok
 from .logs import configure_logging
 from .migrations import migrate
-from .observability import ForwardedClientMiddleware, HttpMetrics, RequestContextMiddleware, TrustedProxies
+from .observability import (
+    ForwardedClientMiddleware,
+    HttpMetrics,
+    MetricsEndpoint,
+    RequestContextMiddleware,
+    TrustedProxies,
+)
 from .settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -91,7 +98,10 @@ def _lifespan(spec: ServiceSpec) -> Callable[[FastAPI], contextlib.AbstractAsync
         app.state.db = db
         app.state.readiness["database"] = db.ping
         app.state.verifier = (spec.verifier or default_verifier)(settings)
+        metrics = MetricsEndpoint(app.state.metrics_registry, settings.metrics_host, settings.metrics_port)
+        metrics.start()
         async with contextlib.AsyncExitStack() as stack:
+            stack.callback(metrics.stop)
             for component in spec.components:
                 await stack.enter_async_context(component(app))
             if settings.demo_data and spec.demo_data is not None:
@@ -123,10 +133,6 @@ def health_router() -> APIRouter:
             return ok({"status": "ready", "checks": state})
         down = {name: ["unreachable"] for name, good in zip(names, results, strict=True) if not good}
         return fail("Service not ready", 503, down)
-
-    @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
-    async def metrics(request: Request) -> Response:
-        return Response(generate_latest(request.app.state.metrics_registry), media_type=CONTENT_TYPE_LATEST)
 
     return router
 

@@ -1,5 +1,8 @@
 """Request ids, access logs and Prometheus metrics for every HTTP request, in one ASGI layer.
 
+Metrics are served on an internal port of their own (`MetricsEndpoint`, `TDC_METRICS_PORT`),
+never on the public one: router names and status counts are for the operator's scraper only.
+
 A plain ASGI middleware (not `BaseHTTPMiddleware`) so it adds microseconds, not a task per
 request. Metrics are labelled by route template (`/api/v1/events/{slug}`), never by raw
 path, so a crawler cannot blow up the label set.
@@ -13,7 +16,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .envelope import envelope_bytes
@@ -171,3 +174,26 @@ class ForwardedClientMiddleware:
                         )
                 scope["client"] = (self.proxies.client(str(peer[0]), forwarded), peer[1])
         await self.app(scope, receive, send)
+
+
+class MetricsEndpoint:
+    """`GET /metrics` of one registry on an internal host:port (prometheus_client's small server,
+    in a thread of its own). Port 0 in the settings: no endpoint."""
+
+    def __init__(self, registry: CollectorRegistry, host: str, port: int) -> None:
+        self.registry = registry
+        self.host = host
+        self.port = port
+        self._server: Any = None
+
+    def start(self) -> None:
+        if not self.port:
+            return
+        self._server, _ = start_http_server(self.port, addr=self.host, registry=self.registry)
+        log.info("metrics served", extra={"host": self.host, "port": self.port})
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -77,7 +79,7 @@ def client(mysql_url: str, db_prefix: str, signing_key, tmp_path_factory):
     (migrations / "0001_notes.sql").write_text(
         "CREATE TABLE notes (id INT AUTO_INCREMENT PRIMARY KEY, body VARCHAR(100) NOT NULL);"
     )
-    settings = ServiceSettings(mysql_url=mysql_url, db_prefix=db_prefix, env="test")
+    settings = ServiceSettings(mysql_url=mysql_url, db_prefix=db_prefix, env="test", metrics_port=free_port())
     spec = ServiceSpec(
         name="apptest",
         settings=settings,
@@ -198,11 +200,29 @@ def test_request_id_is_kept_or_created(client: TestClient) -> None:
     assert "\n" not in replaced and replaced != "evil\nforged log line"
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def scrape(client: TestClient) -> str:
+    port = client.app.state.settings.metrics_port
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        return response.read().decode()
+
+
+def test_metrics_are_not_on_the_public_port(client: TestClient) -> None:
+    response = client.get("/metrics")
+    assert response.status_code == 404 and response.json() == {"success": False, "error": "Not found"}
+    assert "http_requests_total" in scrape(client)
+
+
 def test_metrics_are_labelled_by_route_template(client: TestClient) -> None:
     client.get("/notes/41")
     client.get("/notes/42")
     client.get("/no/such/path")
-    text = client.get("/metrics").text
+    text = scrape(client)
     assert 'http_requests_total{method="GET",route="/notes/{note_id}",status="200"}' in text
     assert 'route="/notes/41"' not in text
     assert 'route="<unmatched>",status="404"' in text

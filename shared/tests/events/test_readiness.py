@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import httpx
+from prometheus_client import generate_latest
 
 from tdc_shared.app import ServiceSpec, create_service
 from tdc_shared.events import MIGRATIONS, publish
@@ -49,7 +50,7 @@ async def test_readyz_follows_the_broker_connection(mysql_url, amqp_url, schema_
             body = (await client.get("/readyz")).json()
             assert body["data"]["checks"] == {"database": "ok", "broker": "ok"}
 
-            metrics = (await client.get("/metrics")).text
+            metrics = generate_latest(app.state.metrics_registry).decode()
             for name in (
                 "tdc_outbox_backlog",
                 "tdc_event_publish_seconds",
