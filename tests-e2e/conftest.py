@@ -52,6 +52,10 @@ class RunningStack:
     def service_url(self, name: str) -> str:
         return self._stack.service_url(name)
 
+    def metrics_url(self, name: str) -> str:
+        """The process's internal Prometheus endpoint (not reachable through the gateway)."""
+        return f"http://127.0.0.1:{self._stack.metrics_port(name)}/metrics"
+
 
 def service_accounts(root_url: str, prefix: str, services: list[str], workdir: Path) -> dict[str, dict[str, str]]:
     """Each service's own database account, made by deploy/mysql/initdb as compose makes them:
@@ -114,7 +118,11 @@ def stack(mysql_url: str, amqp_url: str, db_prefix: str, tmp_path_factory) -> It
     ports = {name: stack_module.free_port() for name in names}
     log_file = tmp_path_factory.mktemp("stack") / "stack.log"
     service_env = service_accounts(mysql_url, env["TDC_DB_PREFIX"], services, tmp_path_factory.mktemp("initdb"))
-    stack = stack_module.Stack(env=env, ports=ports, echo=False, log_file=log_file, service_env=service_env)
+    env["TDC_AUTH_PUBLIC_URL"] = f"http://127.0.0.1:{ports['gateway']}"
+    metrics_ports = {name: stack_module.free_port() for name in names}
+    stack = stack_module.Stack(
+        env=env, ports=ports, echo=False, log_file=log_file, service_env=service_env, metrics_ports=metrics_ports
+    )
     try:
         stack.start()
         try:

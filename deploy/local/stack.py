@@ -42,6 +42,23 @@ DEFAULT_PORTS = {
 }
 DEFAULT_MYSQL_URL = "mysql://root:@127.0.0.1:3306"
 HTTP_PROTOCOL = "tdc_shared.http_protocol:EnvelopeHttpProtocol"
+# The gateway connects to the services from this address of its own, and only it is the services'
+# trusted proxy: a direct caller on 127.0.0.1 cannot forge X-Forwarded-For (Linux routes all of
+# 127/8 to loopback; where 127.0.0.2 cannot be bound, as on macOS, loopback as a whole is trusted).
+GATEWAY_SOURCE_ADDRESS = "127.0.0.2"
+# Each process's Prometheus metrics: its HTTP port plus this, on 127.0.0.1 (make run); free ports in tests.
+METRICS_PORT_OFFSET = 1000
+
+
+def can_bind(address: str) -> bool:
+    try:
+        with socket.socket() as sock:
+            sock.bind((address, 0))
+        return True
+    except OSError:
+        return False
+
+
 DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
 
 
@@ -122,6 +139,8 @@ class Stack:
     # Settings for one process only, e.g. each service's own database account.
     service_env: dict[str, dict[str, str]] = field(default_factory=dict)
     processes: list[Process] = field(default_factory=list)
+    # Internal metrics port per process (TDC_METRICS_PORT); missing ones: HTTP port + METRICS_PORT_OFFSET.
+    metrics_ports: dict[str, int] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -136,7 +155,14 @@ class Stack:
         env.setdefault("TDC_GATEWAY_UPSTREAMS", json.dumps(upstreams))
         if "auth" in self.services:
             env.setdefault("TDC_JWKS_URL", f"{self.service_url('auth')}/api/v1/auth/jwks.json")
+        if "TDC_TRUSTED_PROXIES" not in env:
+            source = GATEWAY_SOURCE_ADDRESS if can_bind(GATEWAY_SOURCE_ADDRESS) else ""
+            env.setdefault("TDC_GATEWAY_SOURCE_ADDRESS", source)
+            env["TDC_TRUSTED_PROXIES"] = source or "127.0.0.1,::1"
         return env
+
+    def metrics_port(self, name: str) -> int:
+        return self.metrics_ports.get(name) or self.ports[name] + METRICS_PORT_OFFSET
 
     def start(self) -> None:
         env = self.child_env()
@@ -165,7 +191,12 @@ class Stack:
             popen = subprocess.Popen(
                 command,
                 cwd=ROOT,
-                env={**env, "TDC_SERVICE_NAME": name, **self.service_env.get(name, {})},
+                env={
+                    **env,
+                    "TDC_SERVICE_NAME": name,
+                    "TDC_METRICS_PORT": str(self.metrics_port(name)),
+                    **self.service_env.get(name, {}),
+                },
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # Ctrl-C reaches us alone; we stop the children in order

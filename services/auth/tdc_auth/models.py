@@ -20,8 +20,9 @@ SL_AVATAR_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{1,62}$")
 
 
 def normalize_email(value: str) -> str:
+    """The address as we store and show it; NFKC first, so a fullwidth spelling is the plain one."""
     try:
-        result = validate_email(value.strip(), check_deliverability=False)
+        result = validate_email(unicodedata.normalize("NFKC", value.strip()), check_deliverability=False)
     except EmailNotValidError as exc:
         raise ValueError("is not a valid email address") from exc
     return result.normalized.lower()

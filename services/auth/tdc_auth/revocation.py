@@ -26,6 +26,10 @@ from tdc_shared.events.revocations import TOKENS_REVOKED, apply_revocation
 from .queries import sessions as session_rows
 from .queries import users
 
+# How far ahead of the clock a not-before (and so a new token's iat) may run when revocations of
+# one user follow each other within a second; well inside the verifiers' 5 s leeway.
+MAX_AHEAD_SECONDS = 2
+
 
 async def end_sessions(
     tx: Session,
@@ -49,6 +53,12 @@ async def end_tokens_of_user(tx: Session, verifier: TokenVerifier | None, user_i
     deleted: `store=False`, there is no row left to remember it)."""
     not_before = math.floor(time.time()) + 1
     if store:
+        row = await users.by_id(tx, user_id, lock=True)
+        previous = row["tokens_not_before"] if row is not None else None
+        if previous is not None and previous >= not_before:
+            # A second revocation within the same second must still refuse the tokens issued
+            # between the two (they carry iat = previous): one second further, within the leeway.
+            not_before = min(previous + 1, not_before + MAX_AHEAD_SECONDS)
         await users.update(tx, user_id, {"tokens_not_before": not_before})
     await _announce(tx, verifier, {"user_id": user_id, "session_id": None, "not_before": not_before})
     return not_before

@@ -170,7 +170,12 @@ async def test_summary_needs_an_active_admin(fresh: Accounts):
     demoted_headers = {"Authorization": f"Bearer {demoted_tokens['access_token']}"}
     assert (await client.get(SUMMARY, headers=demoted_headers)).status_code == 200
     await patch_user(accounts, admin, demoted["id"], {"role": "user"})
+    # The token that still says admin is revoked with the role; a new one says user and gets 403.
     response = await client.get(SUMMARY, headers=demoted_headers)
+    assert response.status_code == 401
+    assert response.json() == {"success": False, "error": "Token has been revoked"}
+    fresh = await accounts.login(demoted["email"], demoted["password"])
+    response = await client.get(SUMMARY, headers={"Authorization": f"Bearer {fresh['access_token']}"})
     assert response.status_code == 403
     assert response.json() == {"success": False, "error": "Admin access required"}
 

@@ -64,15 +64,45 @@ async def test_new_account_from_verified_provider(
     assert again.json()["data"]["user"]["id"] == data["user"]["id"]
 
 
-async def test_verified_email_links_existing_account(
+async def test_verified_email_links_a_verified_account_and_keeps_its_password(
     client: httpx.AsyncClient, accounts: Accounts, oauth_provider: FakeProvider
 ):
     user = await accounts.register()
+    await accounts.app.state.db.execute("UPDATE users SET email_verified = 1 WHERE id = %s", (user["id"],))
     oauth_provider.person["google"] = person("google", user["email"], verified=True)
     response = await sign_in(client, "google")
     assert response.status_code == 200
-    assert response.json()["data"]["user"]["id"] == user["id"]
-    assert response.json()["data"]["user"]["email_verified"] is True
+    linked = response.json()["data"]["user"]
+    assert linked["id"] == user["id"] and linked["email_verified"] is True and linked["has_password"] is True
+    await accounts.login(user["email"], user["password"])
+
+
+async def test_a_verified_provider_email_takes_over_an_unverified_password_account(
+    client: httpx.AsyncClient, accounts: Accounts, oauth_provider: FakeProvider, caplog: pytest.LogCaptureFixture
+):
+    # Pre-account takeover: someone registers the owner's address with a password of theirs first.
+    squatter = await accounts.signed_in()
+    oauth_provider.person["google"] = person("google", squatter["email"], verified=True)
+    with caplog.at_level("WARNING", logger="tdc.audit"):
+        response = await sign_in(client, "google")
+    assert response.status_code == 200
+    owner = response.json()["data"]["user"]
+    assert owner["id"] == squatter["id"] and owner["email_verified"] is True and owner["has_password"] is False
+    # The squatter's password, refresh token and access token are all gone.
+    login = await client.post("/api/v1/auth/login", json={"email": squatter["email"], "password": squatter["password"]})
+    assert login.status_code == 401
+    refresh = await client.post("/api/v1/auth/refresh", json={"refresh_token": squatter["refresh_token"]})
+    assert refresh.status_code == 401
+    profile = await client.get("/api/v1/user/profile", headers=squatter["headers"])
+    assert profile.status_code == 401
+    # The owner's new session works.
+    mine = {"Authorization": f"Bearer {response.json()['data']['access_token']}"}
+    assert (await client.get("/api/v1/user/profile", headers=mine)).status_code == 200
+    audit = [r for r in caplog.records if getattr(r, "audit", None) == "account_taken_over"]
+    assert len(audit) == 1 and audit[0].user_id == squatter["id"] and audit[0].password_removed is True
+    revoked = await accounts.events("auth.tokens.revoked", user_id=squatter["id"])
+    assert {e["data"]["session_id"] for e in revoked} >= {None}
+    assert any(e["data"]["session_id"] for e in revoked)
 
 
 @pytest.mark.parametrize("provider", ["google", "discord", "facebook"])

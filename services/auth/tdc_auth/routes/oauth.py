@@ -19,6 +19,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from mysql.connector import errors as mysql_errors
 
+from tdc_shared.auth import TokenVerifier
 from tdc_shared.db import Row, Session
 from tdc_shared.envelope import ApiError, BadRequest, Conflict, Forbidden, NotFound, Unprocessable
 from tdc_shared.events import publish
@@ -26,12 +27,15 @@ from tdc_shared.events import publish
 from .. import sessions
 from ..bootstrap import username_from
 from ..context import Auth, Client, Db
-from ..models import normalize_email
+from ..models import normalize_email, user_event
 from ..oauth import Identity, OAuthProviders
 from ..queries import oauth_accounts, users
+from ..revocation import end_sessions, end_tokens_of_user
 from ..settings import AuthSettings
 
 log = logging.getLogger(__name__)
+# Security-relevant account changes, for the operator's audit trail (one logger to route).
+audit = logging.getLogger("tdc.audit")
 
 router = APIRouter(prefix="/api/v1/auth/oauth", tags=["oauth"])
 
@@ -74,7 +78,32 @@ async def _new_username(tx: Session, identity: Identity) -> str:
     raise Conflict("Could not choose a username; try again")
 
 
-async def resolve_account(tx: Session, identity: Identity) -> Row:
+async def _take_over_unverified(tx: Session, verifier: TokenVerifier | None, user: Row, identity: Identity) -> Row:
+    """The provider proves who owns the address; the local account never did. Whoever registered it
+    (perhaps an attacker who got there first, to wait for the owner to link) loses it: its password
+    goes, its sessions and their tokens end, and the address counts as verified from now on."""
+    user_id = int(user["id"])
+    had_password = user["password_hash"] is not None
+    await users.update(tx, user_id, {"password_hash": None, "email_verified": True})
+    ended = await end_sessions(tx, verifier, "account_taken_over", user_id=user_id)
+    await end_tokens_of_user(tx, verifier, user_id)
+    audit.warning(
+        "unverified account taken over by its email's verified provider owner",
+        extra={
+            "audit": "account_taken_over",
+            "user_id": user_id,
+            "provider": identity.provider,
+            "password_removed": had_password,
+            "sessions_ended": len(ended),
+        },
+    )
+    taken = await users.by_id(tx, user_id)
+    assert taken is not None
+    await publish(tx, "auth.user.updated", user_event(taken), source="auth")
+    return taken
+
+
+async def resolve_account(tx: Session, identity: Identity, verifier: TokenVerifier | None = None) -> Row:
     """The account this provider identity signs into: already linked, linked now by a verified email, or new."""
     linked = await oauth_accounts.by_subject(tx, identity.provider, identity.subject)
     if linked is not None:
@@ -103,9 +132,7 @@ async def resolve_account(tx: Session, identity: Identity) -> Row:
             tx, user_id=int(user["id"]), provider=identity.provider, subject=identity.subject, email=email
         )
         if not user["email_verified"]:
-            await users.update(tx, int(user["id"]), {"email_verified": True})
-            user = await users.by_id(tx, int(user["id"]))
-            assert user is not None
+            user = await _take_over_unverified(tx, verifier, user, identity)
         return user
     username = await _new_username(tx, identity)
     user_id = await users.insert(
@@ -157,7 +184,7 @@ async def _sign_in(request, provider, providers, client, ctx, db, caller):  # ty
         raise ApiError("The sign-in provider could not be reached", status=502) from exc
     try:
         async with db.transaction() as tx:
-            user = await resolve_account(tx, identity)
+            user = await resolve_account(tx, identity, ctx.verifier)
             if not user["is_active"]:
                 raise Forbidden("This account has been disabled")
             return await sessions.start(tx, ctx, user, caller)
