@@ -39,7 +39,7 @@ async def test_the_dashboard_counts_what_happens_across_services(stack, api: htt
         "/api/v1/auth/register",
         json={"email": email, "username": f"dash_{uuid.uuid4().hex[:10]}", "password": password},
     )
-    assert registered.status_code == 201, registered.text
+    assert registered.status_code == 202, registered.text
     slug = f"dash-night-{uuid.uuid4().hex[:8]}"
     draft = await api.post(
         "/api/v1/admin/events",

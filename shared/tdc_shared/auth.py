@@ -328,7 +328,8 @@ def bearer_token(authorization: str | None) -> str | None:
     return token.strip()
 
 
-async def _optional_user(request: Request) -> Claims | None:
+async def _verified_or_refusal(request: Request) -> Claims | InvalidToken | None:
+    """The caller's claims, why their token failed, or None without one (once per request)."""
     token = bearer_token(request.headers.get("authorization"))
     if token is None:
         return None
@@ -336,13 +337,23 @@ async def _optional_user(request: Request) -> Claims | None:
     try:
         return await verifier.verify(token)
     except InvalidToken as exc:
-        raise Unauthorized(str(exc)) from exc
+        return exc
 
 
-async def _current_user(user: Annotated[Claims | None, Depends(_optional_user)]) -> Claims:
-    if user is None:
+async def _optional_user(
+    outcome: Annotated[Claims | InvalidToken | None, Depends(_verified_or_refusal)],
+) -> Claims | None:
+    """Public routes: a token that fails (expired, revoked, forged) means no identity, as at the
+    gateway; it must not stop a sign-out or a refresh."""
+    return outcome if isinstance(outcome, Claims) else None
+
+
+async def _current_user(outcome: Annotated[Claims | InvalidToken | None, Depends(_verified_or_refusal)]) -> Claims:
+    if isinstance(outcome, InvalidToken):
+        raise Unauthorized(str(outcome))
+    if outcome is None:
         raise Unauthorized()
-    return user
+    return outcome
 
 
 def require_role(minimum: str) -> Callable[..., Coroutine[Any, Any, Claims]]:

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from pydantic import BaseModel, ConfigDict, Field
 
 from tdc_shared.app import ServiceSpec, create_service
-from tdc_shared.auth import CurrentUser, KeySet, StaffUser, TokenVerifier
+from tdc_shared.auth import CurrentUser, KeySet, OptionalUser, StaffUser, TokenVerifier
 from tdc_shared.db import DatabaseUnavailable
 from tdc_shared.envelope import Conflict, created, ok
 from tdc_shared.i18n import Lang
@@ -61,6 +61,11 @@ async def db_down():
 @router.get("/conflict")
 async def conflict():
     raise Conflict("Slug already taken", errors={"slug": ["must be unique"]})
+
+
+@router.get("/whoami")
+async def whoami(user: OptionalUser):
+    return ok({"sub": user.sub if user else None})
 
 
 @router.get("/me")
@@ -256,3 +261,19 @@ def test_openapi_documents_the_error_envelope_and_the_languages(client: TestClie
         assert schema == {"$ref": "#/components/schemas/ErrorEnvelope"}
     [lang] = [p for p in listing["parameters"] if p["name"] == "lang"]
     assert lang["schema"]["enum"] == ["en", "it", "fr", "es"]
+
+
+def test_a_failing_token_is_no_identity_on_public_routes_and_401_on_protected(client: TestClient, signing_key) -> None:
+    import base64
+    import json
+
+    def b64(data: dict) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+    forged = f"{b64({'alg': 'ES256', 'kid': signing_key.kid})}.{b64(signing_key.claims())}.{b64({})}"
+    for token in (forged, signing_key.token(ttl=-60)):
+        headers = {"Authorization": f"Bearer {token}"}
+        assert client.get("/whoami", headers=headers).json()["data"] == {"sub": None}
+        assert client.get("/me", headers=headers).status_code == 401
+    good = {"Authorization": f"Bearer {signing_key.token(sub=3)}"}
+    assert client.get("/whoami", headers=good).json()["data"] == {"sub": "3"}
