@@ -15,6 +15,7 @@ from tdc_shared.events.bus import event_bus
 
 from .bootstrap import bootstrap_admin, demo_data
 from .context import AuthContext
+from .handlers import handlers
 from .housekeeping import housekeeping
 from .keys import KeyRing
 from .oauth import OAUTH_COOKIE, OAUTH_COOKIE_PATH, OAuthProviders
@@ -53,7 +54,7 @@ def create_app(settings: AuthSettings | None = None, *, bus: bool = True) -> Fas
             routers=[tokens.router, accounts.router, oauth.router, profile.router, admin.router],
             migrations=Path(__file__).parent.parent / "migrations",
             extra_migrations=[EVENT_MIGRATIONS],
-            components=[auth_context, *([event_bus()] if bus else []), bootstrap_admin, housekeeping],
+            components=[auth_context, *([event_bus(handlers=handlers)] if bus else []), bootstrap_admin, housekeeping],
             demo_data=demo_data,
             verifier=keys.verifier,
             description="Accounts, tokens (JWT + JWKS), OAuth sign-in, profiles and admin user management.",
