@@ -1,4 +1,5 @@
-"""Events auth consumes (through the inbox, one transaction with the effect): Patreon standing.
+"""Events auth consumes (through the inbox, one transaction with the effect): Patreon standing,
+and Second Life avatars linked in-world (bottom).
 
 Membership announces a supporter's standing; auth keeps it on the user (`patreon_tier`, the tier
 id as text, and `patreon_cents`, its amount) and every access token issued afterwards carries
@@ -14,11 +15,14 @@ a newer change.
 from __future__ import annotations
 
 import logging
-from datetime import UTC
+import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from tdc_shared.db import Session
 from tdc_shared.events import Event, HandlerRegistry
+
+from .queries import users
 
 log = logging.getLogger(__name__)
 
@@ -76,3 +80,25 @@ async def supporter_deactivated(tx: Session, event: Event) -> None:
 for _type in ACTIVE:
     handlers.on(_type)(supporter_active)
 handlers.on(DEACTIVATED)(supporter_deactivated)
+
+
+AVATAR_LINKED = "integration.sl.avatar_linked"
+
+
+@handlers.on(AVATAR_LINKED)
+async def avatar_linked(tx: Session, event: Event) -> None:
+    """Integration saw the avatar say the user's code in-world: store the link (latest wins)."""
+    data = event.data
+    user_id = _user_id(data)
+    key, name, linked_at = data.get("avatar_key"), data.get("avatar_name"), data.get("linked_at")
+    try:
+        avatar_key = str(uuid.UUID(str(key)))
+        when = datetime.fromisoformat(str(linked_at).replace("Z", "+00:00"))
+    except (ValueError, TypeError):
+        log.error("avatar link without a usable key or time ignored", extra={"event_id": str(event.id)})
+        return
+    if user_id is None or not isinstance(name, str) or not 0 < len(name) <= 64:
+        log.error("avatar link without a user or name ignored", extra={"event_id": str(event.id)})
+        return
+    when = (when.astimezone(UTC) if when.tzinfo else when).replace(tzinfo=None)
+    await users.link_sl_avatar(tx, user_id, avatar_key, name, when)

@@ -20,7 +20,7 @@ from .housekeeping import housekeeping
 from .keys import KeyRing
 from .oauth import OAUTH_COOKIE, OAUTH_COOKIE_PATH, OAuthProviders
 from .passwords import Passwords
-from .routes import accounts, admin, oauth, profile, tokens
+from .routes import accounts, admin, oauth, profile, sl_link, tokens
 from .settings import AuthSettings
 from .throttle import Throttle
 
@@ -51,7 +51,7 @@ def create_app(settings: AuthSettings | None = None, *, bus: bool = True) -> Fas
         ServiceSpec(
             name="auth",
             settings=settings,
-            routers=[tokens.router, accounts.router, oauth.router, profile.router, admin.router],
+            routers=[tokens.router, accounts.router, oauth.router, profile.router, sl_link.router, admin.router],
             migrations=Path(__file__).parent.parent / "migrations",
             extra_migrations=[EVENT_MIGRATIONS],
             components=[auth_context, *([event_bus(handlers=handlers)] if bus else []), bootstrap_admin, housekeeping],

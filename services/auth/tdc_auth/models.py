@@ -160,6 +160,17 @@ def user_out(row: Row) -> dict[str, Any]:
         "is_active": bool(row["is_active"]),
         "email_verified": bool(row["email_verified"]),
         "patreon_tier": row["patreon_tier"],
+        "patreon_cents": row["patreon_cents"],
+        # The avatar proven in-world (issue 17's link code), null when none is linked.
+        "sl_avatar": (
+            {
+                "key": row["sl_avatar_key"],
+                "name": row["sl_avatar_linked_name"],
+                "linked_at": iso(row["sl_avatar_linked_at"]),
+            }
+            if row["sl_avatar_key"]
+            else None
+        ),
         "has_password": row["password_hash"] is not None,
         "last_login_at": iso(row["last_login_at"]),
         "created_at": iso(row["created_at"]),

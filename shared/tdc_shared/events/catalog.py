@@ -90,6 +90,14 @@ EVENTS: dict[str, EventSpec] = {
             "Someone tried to register with an address that already has an account: mail its owner.",
         ),
         EventSpec(
+            "auth.sl_link.code_issued",
+            "auth",
+            ("integration",),
+            ("user_id", "code_hash", "expires_at"),
+            "A signed-in user asked to link a Second Life avatar: the SHA-256 of the one-time code,"
+            " valid until expires_at.",
+        ),
+        EventSpec(
             "auth.tokens.revoked",
             "auth",
             ("gateway", "auth", "catalog", "blog", "membership", "notification", "integration"),
@@ -255,6 +263,13 @@ EVENTS: dict[str, EventSpec] = {
             ("catalog",),
             ("event_id", "event_slug", "location", "avatar_key", "avatar_name", "checked_in_at"),
             "A DJ or host checked in at a venue from an in-world object: the event shows as live.",
+        ),
+        EventSpec(
+            "integration.sl.avatar_linked",
+            "integration",
+            ("auth",),
+            ("user_id", "avatar_key", "avatar_name", "linked_at"),
+            "A Second Life avatar proved a one-time link code in-world: it belongs to that account.",
         ),
     )
 }

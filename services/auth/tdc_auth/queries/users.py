@@ -14,7 +14,8 @@ from ..models import canonical_email
 
 COLUMNS = (
     "id, email, username, password_hash, display_name, language, avatar_url, sl_avatar_name, role, "
-    "is_active, email_verified, patreon_tier, patreon_cents, tokens_not_before, last_login_at, created_at, updated_at"
+    "is_active, email_verified, patreon_tier, patreon_cents, tokens_not_before, sl_avatar_key, sl_avatar_linked_name, "
+    "sl_avatar_linked_at, last_login_at, created_at, updated_at"
 )
 # Columns a caller may change through `update`; anything else is a programming error.
 UPDATABLE = frozenset(
@@ -202,3 +203,25 @@ async def search(
         f"SELECT {COLUMNS} FROM users{where} ORDER BY id LIMIT %s OFFSET %s", [*params, limit, offset]
     )
     return rows, int(total or 0)
+
+
+async def link_sl_avatar(tx: Session, user_id: int, avatar_key: str, avatar_name: str, linked_at: Any) -> int:
+    """The avatar is this account's now: any other account loses it first (one account per avatar)."""
+    await tx.execute(
+        "UPDATE users SET sl_avatar_key = NULL, sl_avatar_linked_name = NULL, sl_avatar_linked_at = NULL "
+        "WHERE sl_avatar_key = %s AND id <> %s",
+        (avatar_key, user_id),
+    )
+    return await tx.execute(
+        "UPDATE users SET sl_avatar_key = %s, sl_avatar_linked_name = %s, sl_avatar_linked_at = %s "
+        "WHERE id = %s AND (sl_avatar_linked_at IS NULL OR sl_avatar_linked_at <= %s)",
+        (avatar_key, avatar_name, linked_at, user_id, linked_at),
+    )
+
+
+async def unlink_sl_avatar(tx: Session, user_id: int) -> int:
+    return await tx.execute(
+        "UPDATE users SET sl_avatar_key = NULL, sl_avatar_linked_name = NULL, sl_avatar_linked_at = NULL "
+        "WHERE id = %s AND sl_avatar_key IS NOT NULL",
+        (user_id,),
+    )
