@@ -125,14 +125,12 @@ class Revocations:
         return False
 
     def _trim(self) -> None:
+        """Drop what has outlived its retention, then the oldest entries past the bound."""
         now = time.monotonic()
-        for table in (self._sessions, self._users):
-            while table:
-                first = next(iter(table.values()))
-                forget_at = first if isinstance(first, float) else first[1]
-                if forget_at > now and len(self) <= self.max_entries:
-                    break
-                table.popitem(last=False)
+        while self._sessions and (next(iter(self._sessions.values())) <= now or len(self) > self.max_entries):
+            self._sessions.popitem(last=False)
+        while self._users and (next(iter(self._users.values()))[1] <= now or len(self) > self.max_entries):
+            self._users.popitem(last=False)
 
 
 JwksFetcher = Callable[[], Coroutine[Any, Any, dict[str, Any]]]

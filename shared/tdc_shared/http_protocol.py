@@ -97,8 +97,6 @@ class EnvelopeHttpProtocol(HttpToolsProtocol):
         scope = getattr(self, "scope", None)
         if scope is not None and self.client is not None:
             scope[PEER_SCOPE_KEY] = self.client
-        if not self._refused and self.cycle is not None and self.cycle.more_body:
-            self._body_progress()  # disarmed again by on_message_complete if the body is all here
 
     def on_message_complete(self) -> None:
         self._body_done()
@@ -108,15 +106,21 @@ class EnvelopeHttpProtocol(HttpToolsProtocol):
         if self._refused:
             return
         self._received_any = True
-        if self._body_timer is not None:
-            self._body_progress()
         super().data_received(data)
+        if self._refused:
+            return
         # A head still incomplete after this read is held in memory: bound it as it arrives,
         # before the parser has a whole header to report.
-        if self._in_head and not self._refused:
+        if self._in_head:
             self._head_bytes += len(data)
             if self._head_bytes > self.max_head_bytes:
                 self._refuse(431, "Request header fields too large")
+        elif self.cycle is not None and self.cycle.more_body:
+            # A body still incomplete after this read (on_message_complete ends the wait): only
+            # then is a timer armed, so requests that arrive whole cost nothing here. Once the
+            # answer has gone out unread, the rest gets one timeout in all, not one per byte.
+            if not (self.cycle.response_complete and self._body_timer is not None):
+                self._body_progress()
 
     def send_400_response(self, msg: str) -> None:
         if not self._refused:  # a refusal stops the parser with an error of its own

@@ -227,3 +227,30 @@ async def test_connections_waiting_for_a_body_are_bounded() -> None:
         finally:
             for _, writer in stalled:
                 writer.close()
+
+
+async def test_a_body_trickling_after_an_early_answer_is_cut_off(port: int) -> None:
+    # "/" answers without reading the body; a client that keeps the body coming slower than the
+    # timeout must not hold the connection for ever (keep-alive timing stops once bytes arrive).
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nabc")
+        await writer.drain()
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5.0)
+        assert head.startswith(b"HTTP/1.1 200 ")
+        closed = False
+        for _ in range(60):  # bounded: far longer than the shortened body timeout
+            try:
+                writer.write(b"d")
+                await writer.drain()
+                if await asyncio.wait_for(reader.read(65536), 0.5) == b"":
+                    closed = True
+                    break
+            except TimeoutError:
+                continue
+            except ConnectionError:
+                closed = True
+                break
+        assert closed, "the connection stayed open while the body trickled"
+    finally:
+        writer.close()
