@@ -185,8 +185,9 @@ class Stack:
                 # Errors of the HTTP layer in the envelope too, and a bound on request heads.
                 "--http",
                 HTTP_PROTOCOL,
-                # The gateway decides itself which peers' X-Forwarded-For to trust (as deploy/docker).
-                *(["--no-proxy-headers"] if name == "gateway" else []),
+                # Each app decides itself which peers' X-Forwarded-For to trust (TDC_TRUSTED_PROXIES,
+                # TDC_GATEWAY_TRUSTED_PROXIES), not uvicorn's default of any loopback caller (as deploy/docker).
+                "--no-proxy-headers",
             ]
             popen = subprocess.Popen(
                 command,
