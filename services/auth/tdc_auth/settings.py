@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
+from pydantic import Field
+
 from tdc_shared.settings import ServiceSettings
 
 PROVIDERS: tuple[str, ...] = ("google", "discord", "facebook")
@@ -27,7 +29,10 @@ class AuthSettings(ServiceSettings):
 
     service_name: str = "auth"
 
-    auth_access_token_ttl: int = 900
+    # At most an hour: every verifier remembers a revocation for an hour (tdc_shared.auth), which
+    # must outlast the tokens it refuses. This is also the window a deactivated Patreon standing or a
+    # revocation missed while the broker was away can last.
+    auth_access_token_ttl: int = Field(900, ge=60, le=3600)
     auth_refresh_token_ttl: int = 30 * 24 * 3600
     auth_email_verification_ttl: int = 48 * 3600
     auth_password_reset_ttl: int = 3600
