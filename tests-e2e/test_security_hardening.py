@@ -236,7 +236,7 @@ async def raw_exchange(url: str, request: bytes) -> bytes:
         writer.write(request)
         await writer.drain()
         data = b""
-        while chunk := await asyncio.wait_for(reader.read(65536), 10):
+        while chunk := await asyncio.wait_for(reader.read(65536), 30):
             data += chunk
         return data
     finally:
@@ -250,6 +250,16 @@ async def test_a_malformed_chunk_size_is_400_in_the_envelope_on_every_process(st
         head, _, body = data.partition(b"\r\n\r\n")
         assert head.startswith(b"HTTP/1.1 400 "), (url, data[:200])
         assert json.loads(body) == {"success": False, "error": "Malformed HTTP request"}
+
+
+async def test_a_body_that_stops_arriving_is_408_on_every_process(stack):
+    # Content-Length 100, nine bytes sent, then silence (the stack's body timeout is 5 s).
+    request = b"POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n123456789"
+    for url in (stack.url, stack.service_url("auth")):
+        data = await raw_exchange(url, request)
+        head, _, body = data.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 408 "), (url, data[:200])
+        assert json.loads(body) == {"success": False, "error": "Request body not received in time"}
 
 
 async def test_tz_folders_and_malformed_images_are_refused_not_500(stack, api: httpx.AsyncClient):

@@ -13,7 +13,8 @@ Run every service and the gateway with `uvicorn --http tdc_shared.http_protocol:
   request's first byte: 408 otherwise, or a plain close if nothing came at all. uvicorn times
   out only idle keep-alive connections, so a client trickling its headers (or sending
   nothing) could hold a connection, and its memory, forever.
-- A request body must keep arriving: BODY_TIMEOUT_SECONDS without a byte of it gives 408 and
+- A request body must keep arriving: BODY_TIMEOUT_SECONDS (30, `TDC_HTTP_BODY_TIMEOUT_SECONDS`)
+  without a byte of it gives 408 and
   the connection closes. At most MAX_WAITING_BODIES connections per process may be waiting
   for a body at once; past that the one that has waited longest without progress gets its 408
   first. A client that starts a body and stops can no longer hold a connection (and the
@@ -25,6 +26,7 @@ Run every service and the gateway with `uvicorn --http tdc_shared.http_protocol:
 from __future__ import annotations
 
 import asyncio
+import os
 from collections import OrderedDict
 from typing import ClassVar
 
@@ -41,7 +43,9 @@ LINGER_SECONDS = 2.0
 HEAD_TIMEOUT_SECONDS = 10.0
 # Silence allowed while a body is arriving (nginx's client_body_timeout is 60 s; browsers and
 # the gateway send without pauses), and how many connections may be waiting for one at once.
-BODY_TIMEOUT_SECONDS = 30.0
+# uvicorn builds the protocol before any app settings exist: TDC_HTTP_BODY_TIMEOUT_SECONDS is
+# read here, at import (the end-to-end stack shortens it).
+BODY_TIMEOUT_SECONDS = float(os.environ.get("TDC_HTTP_BODY_TIMEOUT_SECONDS", "30"))
 MAX_WAITING_BODIES = 256
 
 
