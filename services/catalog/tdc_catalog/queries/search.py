@@ -1,0 +1,65 @@
+"""Full-text search over events: the per-language documents and the boolean-mode query.
+
+`event_search` holds, per event and language, the texts a reader in that language sees (each
+translated field, English where it is missing) and the lineup's artist names, under an InnoDB
+FULLTEXT index (MySQL 8 and MariaDB alike). Staff writes rebuild an event's documents in the
+same transaction; InnoDB makes them searchable at commit.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from tdc_shared.db import Session
+from tdc_shared.i18n import LANGUAGES
+
+# InnoDB indexes words of at least innodb_ft_min_token_size (3) characters.
+MIN_WORD = 3
+MAX_WORDS = 8
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+_LANGUAGES = " UNION ALL ".join(f"SELECT '{code}' AS code" for code in LANGUAGES)
+_DOCUMENTS = (
+    "INSERT INTO event_search (event_id, language, document) "
+    "SELECT e.id, lang.code, CONCAT_WS(' ', "
+    "COALESCE(NULLIF(t.title, ''), e.title), "
+    "COALESCE(NULLIF(t.subtitle, ''), e.subtitle), "
+    "COALESCE(NULLIF(t.description, ''), e.description), "
+    "(SELECT GROUP_CONCAT(a.name SEPARATOR ' ') FROM event_artists ea JOIN artists a ON a.id = ea.artist_id "
+    "WHERE ea.event_id = e.id)) "
+    f"FROM events e CROSS JOIN ({_LANGUAGES}) lang "
+    "LEFT JOIN event_translations t ON t.event_id = e.id AND t.language = lang.code "
+)
+
+
+def words(q: str) -> list[str]:
+    """The searchable words of `q`: letters and digits, three or more, at most eight."""
+    return [w for w in _WORD.findall(q) if len(w) >= MIN_WORD][:MAX_WORDS]
+
+
+def boolean_query(found: Sequence[str]) -> str:
+    """Every word required, each as a prefix (`+notte* +stell*`); operators never come from input."""
+    return " ".join(f"+{w}*" for w in found)
+
+
+async def refresh(tx: Session, event_ids: Sequence[int]) -> None:
+    """Rebuild the documents of these events (after any change to their texts or lineup)."""
+    ids = list(dict.fromkeys(event_ids))
+    if not ids:
+        return
+    marks = ", ".join(["%s"] * len(ids))
+    await tx.execute(f"DELETE FROM event_search WHERE event_id IN ({marks})", ids)  # noqa: S608, RUF100 (marks only)
+    await tx.execute(_DOCUMENTS + f"WHERE e.id IN ({marks})", ids)  # noqa: S608, RUF100 (constant SQL, marks only)
+
+
+async def refresh_for_artist(tx: Session, artist_id: int) -> None:
+    """An artist's name is in the documents of every event they play."""
+    rows = await tx.fetch_all("SELECT event_id FROM event_artists WHERE artist_id = %s", (artist_id,))
+    await refresh(tx, [r["event_id"] for r in rows])
+
+
+async def rebuild_all(tx: Session) -> None:
+    """Every event's documents (bulk loads, the benchmark)."""
+    await tx.execute("DELETE FROM event_search")
+    await tx.execute(_DOCUMENTS)
