@@ -39,8 +39,12 @@ def words(q: str) -> list[str]:
 
 
 def boolean_query(found: Sequence[str]) -> str:
-    """Every word required, each as a prefix (`+notte* +stell*`); operators never come from input."""
-    return " ".join(f"+{w}*" for w in found)
+    """Every word required, whole words (`+notte +stelle`); operators never come from input.
+
+    Whole words, not prefixes (`stell*`): a prefix term reads every indexed word it starts and
+    cost three times as much in the benchmark.
+    """
+    return " ".join(f"+{w}" for w in found)
 
 
 async def refresh(tx: Session, event_ids: Sequence[int]) -> None:

@@ -1,0 +1,279 @@
+"""Catalog at scale: what one uncached request costs with 1,000 events and with 100,000.
+
+Starts one catalog process (cache off, so every request runs its queries) on a fresh schema,
+fills it by bulk SQL with 1,000 events, measures each request below (median of sequential
+requests over one keep-alive connection), then refills it with 100,000 events over the same
+span of time and measures again; prints both medians and their ratio, and the calendar feed's
+size; stops the process and drops the schema.
+
+The events: five years of them, the last one a fifth upcoming (so 100,000 events are ~55 a
+day), 2% drafts, 1% cancelled, three artists each out of 300, Italian titles and descriptions,
+six locations. Titles are "<word> <series> Night": 2,000 words (a word is in 0.05% of the
+events, 50 of 100,000: the issue's `q=<word>`) and 20 series names (each in 5%: a search that
+matches 5,000 events at 100,000 costs what reading 5,000 index entries costs, shown apart).
+
+Targets (issue 12): every list request at 100,000 within 2x of 1,000; the calendar feed under
+100 ms and 1 MB at 100,000; a deep page (a cursor 95% down a 100,000-row list) within 2x of
+page 1 of the same list.
+
+    python deploy/bench/bench_catalog_scale.py [--requests 40] [--sizes 1000,100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import http.client
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import quote
+
+import mysql.connector
+from bench_catalog import drop_schema, free_port, start, wait_ready  # same folder
+
+from tdc_catalog.queries.search import _DOCUMENTS
+from tdc_shared.db import MySQLAddress
+from tdc_shared.pagination import encode_cursor
+
+SPAN_DAYS = 5 * 365
+UPCOMING_SHARE = 0.2
+ARTISTS = 300
+LOCATIONS = 6
+SYLLABLES_A = tuple("lu ma ste vo ri ne ca do se ta bri mo fe la zo pi ve no gra sol".split())
+SYLLABLES_B = tuple("lia ro nte vi dra mpa sci ndo gli ttra".split())
+SYLLABLES_C = tuple("na sto me ri lo ve ga tu bo ce".split())
+SERIES = tuple(
+    "Aurora Nebula Lantern Driftwood Velvet Ember Tidal Mirage Cascade Solstice "
+    "Obsidian Meridian Halcyon Quartz Saffron Zephyr Lumen Cobalt Juniper Marigold".split()
+)
+RARE_WORD = SYLLABLES_A[3] + SYLLABLES_B[4] + SYLLABLES_C[2]  # "vodrame": 1 in 2,000 events
+COMMON_WORD = SERIES[5]  # "Ember": 1 in 20 events
+DIGITS = (
+    "(SELECT 0 AS d UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4 "
+    "UNION ALL SELECT 5 UNION ALL SELECT 6 UNION ALL SELECT 7 UNION ALL SELECT 8 UNION ALL SELECT 9)"
+)
+# 1 .. 100,000 without a recursive CTE (MySQL caps their depth at 1,000 by default).
+SEQUENCE = (
+    f"(SELECT a.d + 10 * b.d + 100 * c.d + 1000 * e.d + 10000 * f.d + 1 AS n "
+    f"FROM {DIGITS} a, {DIGITS} b, {DIGITS} c, {DIGITS} e, {DIGITS} f) seq"
+)
+
+
+def _elt(expression: str, words: tuple[str, ...]) -> str:
+    return f"ELT(1 + ({expression}), " + ", ".join(f"'{w}'" for w in words) + ")"
+
+
+WORD = (
+    f"CONCAT({_elt('n % 20', SYLLABLES_A)}, {_elt('(n DIV 20) % 10', SYLLABLES_B)}, "
+    f"{_elt('(n DIV 200) % 10', SYLLABLES_C)})"
+)
+SERIES_WORD = _elt("(n DIV 7) % 20", SERIES)
+
+
+def connect(mysql_url: str, schema: str):
+    address = MySQLAddress.parse(mysql_url)
+    return mysql.connector.connect(
+        host=address.host, port=address.port, user=address.user, password=address.password, database=schema
+    )
+
+
+def fill(mysql_url: str, schema: str, count: int) -> float:
+    """Empty the schema's catalog tables and load `count` events; returns the seconds it took."""
+    started = time.monotonic()
+    now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    first = now - timedelta(days=SPAN_DAYS * (1 - UPCOMING_SHARE))
+    step_minutes = SPAN_DAYS * 24 * 60 / count
+    conn = connect(mysql_url, schema)
+    try:
+        cursor = conn.cursor()
+        # A bulk load: checks off for this session (the rows are consistent by construction).
+        cursor.execute("SET FOREIGN_KEY_CHECKS = 0, UNIQUE_CHECKS = 0")
+        for table in (
+            "event_search",
+            "event_checkins",
+            "event_artists",
+            "event_translations",
+            "events",
+            "artist_translations",
+            "artists",
+            "location_translations",
+            "locations",
+        ):
+            cursor.execute(f"TRUNCATE TABLE {table}")
+        cursor.execute(
+            "INSERT INTO locations (slug, name, mood_category, sort_order) "
+            f"SELECT CONCAT('venue-', n), CONCAT('Venue ', n), 'hybrid', n FROM {SEQUENCE} WHERE n <= %s",
+            (LOCATIONS,),
+        )
+        cursor.execute(
+            "INSERT INTO artists (slug, name, genre) "
+            f"SELECT CONCAT('artist-', n), CONCAT('DJ ', {WORD}, ' ', n), 'house' FROM {SEQUENCE} WHERE n <= %s",
+            (ARTISTS,),
+        )
+        cursor.execute(
+            "INSERT INTO events (uid, slug, status, title, subtitle, description, start_utc, end_utc, timezone, "
+            "location_id, is_featured, sequence, published_at) "
+            f"SELECT UUID(), CONCAT('bench-', n), IF(n % 50 = 0, 'draft', IF(n % 100 = 7, 'cancelled', 'published')), "
+            f"CONCAT({WORD}, ' ', {SERIES_WORD}, ' Night'), 'A night at the cave', "
+            "'Music, lights and friends in Second Life, from dusk until the sun comes up over the sim.', "
+            "start_at, start_at + INTERVAL 3 HOUR, 'America/Los_Angeles', 1 + n % %s, n % 20 = 0, 1, %s "
+            f"FROM (SELECT n, %s + INTERVAL FLOOR(n * %s) MINUTE AS start_at FROM {SEQUENCE} WHERE n <= %s) s",
+            (LOCATIONS, now, first, step_minutes, count),
+        )
+        cursor.execute(
+            "INSERT INTO event_translations (event_id, language, title, description) "
+            "SELECT id, 'it', CONCAT('Serata ', SUBSTRING_INDEX(title, ' ', 2), ' alla grotta'), "
+            "'Musica, luci e amici in Second Life, dal tramonto fino all''alba sulla sim.' FROM events"
+        )
+        cursor.execute(
+            "INSERT INTO event_artists (event_id, artist_id, position, start_utc, is_public) "
+            "SELECT e.id, 1 + (e.id + k.o) % %s, k.p, e.start_utc, e.is_public FROM events e "
+            "CROSS JOIN (SELECT 0 AS o, 1 AS p UNION ALL SELECT 100, 2 UNION ALL SELECT 200, 3) k",
+            (ARTISTS,),
+        )
+        conn.commit()
+        cursor.execute(_DOCUMENTS)  # the search documents, by the service's own SQL
+        conn.commit()
+        cursor.execute("SET FOREIGN_KEY_CHECKS = 1, UNIQUE_CHECKS = 1")
+        cursor.execute("ANALYZE TABLE events, event_artists, event_search, event_translations")
+        cursor.fetchall()
+        cursor.close()
+    finally:
+        conn.close()
+    return time.monotonic() - started
+
+
+def deep_cursor(mysql_url: str, schema: str, share: float) -> str:
+    """The cursor of the event `share` of the way down the list of every public event by start."""
+    conn = connect(mysql_url, schema)
+    try:
+        cursor = conn.cursor()
+        cursor.execute("SELECT COUNT(*) FROM events WHERE is_public = 1")
+        (total,) = cursor.fetchone()
+        cursor.execute(
+            "SELECT start_utc, id FROM events WHERE is_public = 1 ORDER BY start_utc, id LIMIT 1 OFFSET %s",
+            (int(total * share),),
+        )
+        start_utc, event_id = cursor.fetchone()
+        cursor.close()
+    finally:
+        conn.close()
+    return encode_cursor("events", [start_utc.isoformat(timespec="microseconds"), event_id])
+
+
+def median_ms(port: int, path: str, requests: int) -> tuple[float, int]:
+    """(median milliseconds, body bytes) of `requests` sequential GETs on one connection."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    timings: list[float] = []
+    size = 0
+    try:
+        for n in range(requests + 3):  # three to warm up
+            started = time.perf_counter()
+            conn.request("GET", path)
+            response = conn.getresponse()
+            body = response.read()
+            elapsed = (time.perf_counter() - started) * 1000
+            if response.status != 200:
+                raise RuntimeError(f"{path}: {response.status} {body[:300]!r}")
+            if n >= 3:
+                timings.append(elapsed)
+            size = len(body)
+    finally:
+        conn.close()
+    return statistics.median(timings), size
+
+
+def requests_for(mysql_url: str, schema: str) -> dict[str, str]:
+    since = quote((datetime.now(UTC) - timedelta(days=SPAN_DAYS + 10)).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    return {
+        "GET /api/v1/events?lang=it (page 1)": "/api/v1/events?lang=it",
+        "GET /api/v1/events?artist=<slug>": "/api/v1/events?artist=artist-42",
+        "GET /api/v1/events?location=<slug>": "/api/v1/events?location=venue-3",
+        f"GET /api/v1/events?q={RARE_WORD}&lang=it": f"/api/v1/events?q={RARE_WORD}&lang=it",
+        f"  q={COMMON_WORD} (5% of events)": f"/api/v1/events?q={COMMON_WORD}&lang=it",
+        "GET /api/v1/events?from=<all>  page 1": f"/api/v1/events?from={since}",
+        "  same, cursor 95% down (deep page)": f"/api/v1/events?from={since}&cursor="
+        + deep_cursor(mysql_url, schema, 0.95),
+        "GET /api/v1/calendar.ics": "/api/v1/calendar.ics",
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--requests", type=int, default=40)
+    parser.add_argument("--sizes", default="1000,100000")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    tag = uuid.uuid4().hex[:8]
+    media = Path(tempfile.mkdtemp(prefix="bench-media-"))
+    env = {
+        **os.environ,
+        "TDC_ENV": "dev",
+        "TDC_DB_PREFIX": f"bench{tag}_",
+        "TDC_BUS_NAMESPACE": f"bench{tag}",
+        "TDC_DEMO_DATA": "false",
+        "TDC_CATALOG_CACHE_ENABLED": "false",
+        "TDC_CATALOG_MEDIA_DIR": str(media),
+        "TDC_LOG_LEVEL": "WARNING",
+    }
+    mysql_url = env.setdefault("TDC_MYSQL_URL", "mysql://root:@127.0.0.1:3306")
+    schema = f"bench{tag}_catalog"
+    port = free_port()
+    process = start("tdc_catalog.main:app", port, env)
+    results: dict[int, dict[str, tuple[float, int]]] = {}
+    try:
+        wait_ready(f"http://127.0.0.1:{port}/healthz", process)
+        for size in sizes:
+            seconds = fill(mysql_url, schema, size)
+            print(f"filled {size:,} events in {seconds:.1f} s", flush=True)
+            results[size] = {
+                label: median_ms(port, path, args.requests) for label, path in requests_for(mysql_url, schema).items()
+            }
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(10)
+            except Exception:
+                process.kill()
+                process.wait()
+        asyncio.run(drop_schema(mysql_url, schema))
+        shutil.rmtree(media, ignore_errors=True)
+    small, large = sizes[0], sizes[-1]
+    print(f"\nuncached median of {args.requests} sequential requests (ms), cache off")
+    print(f"{'request':<46}{small:>10,}{large:>10,}{'ratio':>8}")
+    verdicts: list[str] = []
+    for label in results[small]:
+        a, _ = results[small][label]
+        b, _ = results[large][label]
+        print(f"{label:<46}{a:>10.1f}{b:>10.1f}{b / a:>8.2f}")
+        if "calendar" not in label and "deep" not in label and "5%" not in label:
+            verdicts.append(f"{label.strip()}: {b / a:.2f}x (target <= 2)")
+    feed_ms, feed_bytes = results[large]["GET /api/v1/calendar.ics"]
+    deep = results[large]["  same, cursor 95% down (deep page)"][0]
+    first = results[large]["GET /api/v1/events?from=<all>  page 1"][0]
+    print(f"\ncalendar feed at {large:,}: {feed_ms:.1f} ms, {feed_bytes / 1e6:.2f} MB (targets < 100 ms, < 1 MB)")
+    print(f"deep page / page 1 at {large:,}: {deep / first:.2f}x (target <= 2)")
+    met = (
+        all(
+            results[large][k][0] <= 2 * results[small][k][0]
+            for k in results[small]
+            if "calendar" not in k and "5%" not in k
+        )
+        and feed_ms < 100
+        and feed_bytes < 1_000_000
+        and deep <= 2 * first
+    )
+    print("targets", "met" if met else "NOT met")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
