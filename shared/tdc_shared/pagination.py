@@ -77,7 +77,7 @@ def paginated(items: list[Any], page: PageRequest, total: int) -> JSONResponse:
 #   (present exactly when `has_more`) reads the next page by keyset, at the cost of page 1
 #   however deep it is. Offset pages give a `next_cursor` too, so a client can switch.
 # - `page` reaches MAX_OFFSET rows at most (deeper offsets are 422: follow the cursor);
-#   `page` and `cursor` together are 422 (`page` is then null in the answer).
+#   `cursor` with a `page` other than 1 is 422 (`page` is null in an answer read by cursor).
 # - A cursor is opaque: base64url JSON of the list's scope and sort key, with an HMAC so a
 #   truncated or edited cursor, or one from another list, is a 422 rather than a surprise.
 
@@ -184,16 +184,15 @@ class ListRequest:
 
 
 async def _list_request(
-    page: Annotated[int | None, Query(ge=1, le=MAX_OFFSET, description="Page number, from 1")] = None,
+    page: Annotated[int, Query(ge=1, le=MAX_OFFSET, description="Page number, from 1")] = 1,
     per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE, description="Items per page, 1 to 100")] = DEFAULT_PER_PAGE,
     cursor: Annotated[
         str | None,
         Query(max_length=CURSOR_MAX_LENGTH, description="meta.pagination.next_cursor of the previous page"),
     ] = None,
 ) -> ListRequest:
-    if cursor is not None and page is not None:
+    if cursor is not None and page != 1:
         raise Unprocessable(errors={"cursor": ["give either page or cursor, not both"]})
-    page = page or 1
     if (page - 1) * per_page > MAX_OFFSET:
         raise Unprocessable(
             errors={"page": [f"pages reach row {MAX_OFFSET} at most; follow meta.pagination.next_cursor"]}

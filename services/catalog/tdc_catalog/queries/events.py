@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from tdc_shared.db import Session
 from tdc_shared.pagination import ListRequest, capped_count, cursor_int, keyset_after, keyset_page, keyset_params
 
+from . import search
 from .common import image_of, iso_utc, json_object, translated
 
 TEXT_FIELDS = ("title", "subtitle", "description")
@@ -118,10 +119,10 @@ class Filters:
         elif self.q is not None:
             # The matches first (a full-text lookup), then their events sorted by start.
             sql = (
-                " FROM (SELECT s.event_id FROM event_search s WHERE s.language = %s "
-                "AND MATCH (s.document) AGAINST (%s IN BOOLEAN MODE)) m STRAIGHT_JOIN events e ON e.id = m.event_id "
+                f" FROM (SELECT s.event_id FROM event_search s WHERE {search.match(self.language)}) m "
+                "STRAIGHT_JOIN events e ON e.id = m.event_id "
             )
-            params += [self.language, self.q]
+            params.append(self.q)
         else:
             sql = " FROM events e "
         if lang is not None:
@@ -144,10 +145,9 @@ class Filters:
             params.append(self.artist_id)
             if self.q is not None:  # the artist's slots drive the read; the search filters them
                 clauses.append(
-                    "EXISTS (SELECT 1 FROM event_search s WHERE s.event_id = e.id AND s.language = %s "
-                    "AND MATCH (s.document) AGAINST (%s IN BOOLEAN MODE))"
+                    f"EXISTS (SELECT 1 FROM event_search s WHERE s.event_id = e.id AND {search.match(self.language)})"
                 )
-                params += [self.language, self.q]
+                params.append(self.q)
         if self.start_from is not None:
             clauses.append(f"{key}.start_utc >= %s")
             params.append(self.start_from)
@@ -333,7 +333,10 @@ async def list_public(tx: Session, lang: str, request: ListRequest, filters: Fil
     after = request.after(LIST_SCOPE, (_cursor_time, cursor_int))
     rows = await select_public(tx, lang, filters, request.fetch, request.offset, after=after)
     page = keyset_page(rows, request, LIST_SCOPE, _sort_key)
-    total, exact = await count_public(tx, filters)
+    if not page.has_more and not request.cursor and (page.items or request.offset == 0):
+        total, exact = request.offset + len(page.items), True  # this page ends the list
+    else:
+        total, exact = await count_public(tx, filters)
     slots = await lineups(tx, [r["id"] for r in page.items])
     items = [to_public(r, slots.get(r["id"], [])) for r in page.items]
     return EventList(items, total, exact, page.has_more, page.next_cursor)

@@ -1,8 +1,9 @@
 """Full-text search over events: the per-language documents and the boolean-mode query.
 
-`event_search` holds, per event and language, the texts a reader in that language sees (each
-translated field, English where it is missing) and the lineup's artist names, under an InnoDB
-FULLTEXT index (MySQL 8 and MariaDB alike). Staff writes rebuild an event's documents in the
+`event_search` holds, per event, one document per language: the texts a reader in that
+language sees (each translated field, English where it is missing) and the lineup's artist
+names, each column under its own InnoDB FULLTEXT index (MySQL 8 and MariaDB alike), so a
+search reads its own language's matches only. Staff writes rebuild an event's documents in the
 same transaction; InnoDB makes them searchable at commit.
 """
 
@@ -19,18 +20,36 @@ MIN_WORD = 3
 MAX_WORDS = 8
 _WORD = re.compile(r"\w+", re.UNICODE)
 
-_LANGUAGES = " UNION ALL ".join(f"SELECT '{code}' AS code" for code in LANGUAGES)
+# The document column of each language (constants: they go into the SQL text).
+DOCUMENTS = {code: f"doc_{code}" for code in LANGUAGES}
+TEXT_FIELDS = ("title", "subtitle", "description")
+
+
+def _document(code: str) -> str:
+    if code == "en":
+        texts = ", ".join(f"e.{f}" for f in TEXT_FIELDS)
+    else:
+        texts = ", ".join(f"COALESCE(NULLIF({code}.{f}, ''), e.{f})" for f in TEXT_FIELDS)
+    return f"CONCAT_WS(' ', {texts}, names.artists)"
+
+
 _DOCUMENTS = (
-    "INSERT INTO event_search (event_id, language, document) "
-    "SELECT e.id, lang.code, CONCAT_WS(' ', "
-    "COALESCE(NULLIF(t.title, ''), e.title), "
-    "COALESCE(NULLIF(t.subtitle, ''), e.subtitle), "
-    "COALESCE(NULLIF(t.description, ''), e.description), "
-    "(SELECT GROUP_CONCAT(a.name SEPARATOR ' ') FROM event_artists ea JOIN artists a ON a.id = ea.artist_id "
-    "WHERE ea.event_id = e.id)) "
-    f"FROM events e CROSS JOIN ({_LANGUAGES}) lang "
-    "LEFT JOIN event_translations t ON t.event_id = e.id AND t.language = lang.code "
+    f"INSERT INTO event_search (event_id, {', '.join(DOCUMENTS.values())}) "
+    f"SELECT e.id, {', '.join(_document(code) for code in DOCUMENTS)} FROM events e "
+    "LEFT JOIN (SELECT ea.event_id, GROUP_CONCAT(a.name SEPARATOR ' ') AS artists "
+    "FROM event_artists ea JOIN artists a ON a.id = ea.artist_id {lineups} GROUP BY ea.event_id) names "
+    "ON names.event_id = e.id "
+    + "".join(
+        f"LEFT JOIN event_translations {code} ON {code}.event_id = e.id AND {code}.language = '{code}' "
+        for code in DOCUMENTS
+        if code != "en"
+    )
 )
+
+
+def match(language: str) -> str:
+    """`MATCH (doc_xx) AGAINST (%s IN BOOLEAN MODE)` for a language we speak (else English)."""
+    return f"MATCH ({DOCUMENTS.get(language, 'doc_en')}) AGAINST (%s IN BOOLEAN MODE)"
 
 
 def words(q: str) -> list[str]:
@@ -54,7 +73,8 @@ async def refresh(tx: Session, event_ids: Sequence[int]) -> None:
         return
     marks = ", ".join(["%s"] * len(ids))
     await tx.execute(f"DELETE FROM event_search WHERE event_id IN ({marks})", ids)  # noqa: S608, RUF100 (marks only)
-    await tx.execute(_DOCUMENTS + f"WHERE e.id IN ({marks})", ids)  # noqa: S608, RUF100 (constant SQL, marks only)
+    sql = _DOCUMENTS.format(lineups=f"WHERE ea.event_id IN ({marks})") + f"WHERE e.id IN ({marks})"
+    await tx.execute(sql, [*ids, *ids])
 
 
 async def refresh_for_artist(tx: Session, artist_id: int) -> None:
@@ -66,4 +86,9 @@ async def refresh_for_artist(tx: Session, artist_id: int) -> None:
 async def rebuild_all(tx: Session) -> None:
     """Every event's documents (bulk loads, the benchmark)."""
     await tx.execute("DELETE FROM event_search")
-    await tx.execute(_DOCUMENTS)
+    await tx.execute(rebuild_all_sql())
+
+
+def rebuild_all_sql() -> str:
+    """The statement that writes every event's documents into an empty event_search."""
+    return _DOCUMENTS.format(lineups="")
