@@ -16,17 +16,22 @@ CREATE TABLE IF NOT EXISTS event_search (
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 INSERT INTO event_search (event_id, doc_en, doc_it, doc_fr, doc_es)
 SELECT e.id,
-    CONCAT_WS(' ', e.title, e.subtitle, e.description, names.artists),
+    CONCAT_WS(' ', e.title, e.subtitle, e.description,
+        (SELECT GROUP_CONCAT(a.name SEPARATOR ' ') FROM event_artists ea JOIN artists a ON a.id = ea.artist_id
+         WHERE ea.event_id = e.id)),
     CONCAT_WS(' ', COALESCE(NULLIF(it.title, ''), e.title), COALESCE(NULLIF(it.subtitle, ''), e.subtitle),
-        COALESCE(NULLIF(it.description, ''), e.description), names.artists),
+        COALESCE(NULLIF(it.description, ''), e.description),
+        (SELECT GROUP_CONCAT(a.name SEPARATOR ' ') FROM event_artists ea JOIN artists a ON a.id = ea.artist_id
+         WHERE ea.event_id = e.id)),
     CONCAT_WS(' ', COALESCE(NULLIF(fr.title, ''), e.title), COALESCE(NULLIF(fr.subtitle, ''), e.subtitle),
-        COALESCE(NULLIF(fr.description, ''), e.description), names.artists),
+        COALESCE(NULLIF(fr.description, ''), e.description),
+        (SELECT GROUP_CONCAT(a.name SEPARATOR ' ') FROM event_artists ea JOIN artists a ON a.id = ea.artist_id
+         WHERE ea.event_id = e.id)),
     CONCAT_WS(' ', COALESCE(NULLIF(es.title, ''), e.title), COALESCE(NULLIF(es.subtitle, ''), e.subtitle),
-        COALESCE(NULLIF(es.description, ''), e.description), names.artists)
+        COALESCE(NULLIF(es.description, ''), e.description),
+        (SELECT GROUP_CONCAT(a.name SEPARATOR ' ') FROM event_artists ea JOIN artists a ON a.id = ea.artist_id
+         WHERE ea.event_id = e.id))
 FROM events e
-LEFT JOIN (SELECT ea.event_id, GROUP_CONCAT(a.name SEPARATOR ' ') AS artists
-           FROM event_artists ea JOIN artists a ON a.id = ea.artist_id GROUP BY ea.event_id) names
-    ON names.event_id = e.id
 LEFT JOIN event_translations it ON it.event_id = e.id AND it.language = 'it'
 LEFT JOIN event_translations fr ON fr.event_id = e.id AND fr.language = 'fr'
 LEFT JOIN event_translations es ON es.event_id = e.id AND es.language = 'es';
