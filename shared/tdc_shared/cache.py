@@ -318,6 +318,7 @@ async def _answer(send: Send, entry: Entry, if_none_match: bytes | None, if_modi
 
 
 MAX_REMEMBERED_PATHS = 4096
+MAX_REMEMBERED_QUERIES = 8192
 
 
 class CacheMiddleware:
@@ -342,6 +343,8 @@ class CacheMiddleware:
         self._routes: list[tuple[re.Pattern[str], tuple[QueryParam, ...]]] | None = None
         # path -> the declared parameters of the GET route it matches (None: no such route).
         self._declared: dict[str, tuple[QueryParam, ...] | None] = {}
+        # (path, query string as sent) -> (the query the app sees, the key's part of it).
+        self._normalised: dict[tuple[str, bytes], tuple[bytes, bytes]] = {}
 
     def _declared_for(self, scope: Scope) -> tuple[QueryParam, ...] | None:
         path: str = scope["path"]
@@ -394,14 +397,22 @@ class CacheMiddleware:
         if declared is None:  # no GET route here: the app answers 404/405, never cached
             await self.app(scope, receive, send)
             return
-        query = normalise_query(declared, scope["query_string"])
+        raw: bytes = scope["query_string"]
+        known = self._normalised.get((path, raw))
+        if known is None:
+            normalised = normalise_query(declared, raw) if raw else b""
+            known = (normalised, self._without_language(declared, normalised))
+            if len(self._normalised) >= MAX_REMEMBERED_QUERIES:
+                self._normalised.clear()
+            self._normalised[(path, raw)] = known
+        query, key_query = known
         # The app reads exactly what the key holds.
         scope["query_string"] = query
         lang = self._language(query, accept)
         if lang is None:
             await self.app(scope, receive, send)
             return
-        key = (path, self._without_language(declared, query), lang)
+        key = (path, key_query, lang)
         entry = self.cache.get(key)
         if entry is not None:
             # The route template labels the request's metrics, as on a miss.
