@@ -1,16 +1,17 @@
 """Catalog at scale: what one uncached request costs with 1,000 events and with 100,000.
 
-Starts one catalog process (cache off, so every request runs its queries) on a fresh schema,
-fills it by bulk SQL with 1,000 events, measures each request below (median of sequential
-requests over one keep-alive connection), then refills it with 100,000 events over the same
-span of time and measures again; prints both medians and their ratio, and the calendar feed's
-size; stops the process and drops the schema.
+Starts one catalog process per size (cache off, so every request runs its queries), each on a
+fresh schema, fills them by bulk SQL with 1,000 and 100,000 events over the same span of time,
+then sends each request below to both in turn (one keep-alive connection each, the sizes'
+requests interleaved so the machine's load weighs on both alike) and prints the medians, their
+ratio and the calendar feed's size; stops the processes and drops the schemas.
 
 The events: five years of them, the last one a fifth upcoming (so 100,000 events are ~55 a
 day), 2% drafts, 1% cancelled, three artists each out of 300, Italian titles and descriptions,
-six locations. Titles are "<word> <series> Night": 2,000 words (a word is in 0.05% of the
-events, 50 of 100,000: the issue's `q=<word>`) and 20 series names (each in 5%: a search that
-matches 5,000 events at 100,000 costs what reading 5,000 index entries costs, shown apart).
+six locations. Titles are "<word> <series> Night" (2,000 words, 20 series names), and 60 evenly
+spread special nights at either size add "Moonrise": `q=Moonrise` is the issue's `q=<word>`,
+a word some events have however many others there are. `q=Ember` (a series name, 5% of all
+events) is shown apart: a full-text search costs what its matches cost, 5,000 at 100,000.
 
 Targets (issue 12): every list request at 100,000 within 2x of 1,000; the calendar feed under
 100 ms and 1 MB at 100,000; a deep page (a cursor 95% down a 100,000-row list) within 2x of
@@ -39,12 +40,11 @@ from urllib.parse import quote
 import mysql.connector
 from bench_catalog import drop_schema, free_port, start, wait_ready  # same folder
 
-from tdc_catalog.queries.search import rebuild_all_sql
+from tdc_catalog.queries.search import DOCUMENTS, FULLTEXT_INDEXES, rebuild_all_sql
 from tdc_shared.db import MySQLAddress
 from tdc_shared.pagination import encode_cursor
 
 SPAN_DAYS = 5 * 365
-SEARCH_SLICE = 10_000
 UPCOMING_SHARE = 0.2
 ARTISTS = 300
 LOCATIONS = 6
@@ -55,7 +55,8 @@ SERIES = tuple(
     "Aurora Nebula Lantern Driftwood Velvet Ember Tidal Mirage Cascade Solstice "
     "Obsidian Meridian Halcyon Quartz Saffron Zephyr Lumen Cobalt Juniper Marigold".split()
 )
-RARE_WORD = SYLLABLES_A[3] + SYLLABLES_B[4] + SYLLABLES_C[2]  # "vodrame": 1 in 2,000 events
+RARE_WORD = "Moonrise"  # the special nights: SPECIAL_NIGHTS of them at every size
+SPECIAL_NIGHTS = 60
 COMMON_WORD = SERIES[5]  # "Ember": 1 in 20 events
 DIGITS = (
     "(SELECT 0 AS d UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4 "
@@ -123,15 +124,15 @@ def fill(mysql_url: str, schema: str, count: int) -> float:
             "INSERT INTO events (uid, slug, status, title, subtitle, description, start_utc, end_utc, timezone, "
             "location_id, is_featured, sequence, published_at) "
             f"SELECT UUID(), CONCAT('bench-', n), IF(n % 50 = 0, 'draft', IF(n % 100 = 7, 'cancelled', 'published')), "
-            f"CONCAT({WORD}, ' ', {SERIES_WORD}, ' Night'), 'A night at the cave', "
+            f"CONCAT({WORD}, ' ', {SERIES_WORD}, IF(n % %s = 0, ' Moonrise', ''), ' Night'), 'A night at the cave', "
             "'Music, lights and friends in Second Life, from dusk until the sun comes up over the sim.', "
             "start_at, start_at + INTERVAL 3 HOUR, 'America/Los_Angeles', 1 + n % %s, n % 20 = 0, 1, %s "
             f"FROM (SELECT n, %s + INTERVAL FLOOR(n * %s) MINUTE AS start_at FROM {SEQUENCE} WHERE n <= %s) s",
-            (LOCATIONS, now, first, step_minutes, count),
+            (max(1, count // SPECIAL_NIGHTS), LOCATIONS, now, first, step_minutes, count),
         )
         cursor.execute(
             "INSERT INTO event_translations (event_id, language, title, description) "
-            "SELECT id, 'it', CONCAT('Serata ', SUBSTRING_INDEX(title, ' ', 2), ' alla grotta'), "
+            "SELECT id, 'it', CONCAT('Serata ', title, ' alla grotta'), "
             "'Musica, luci e amici in Second Life, dal tramonto fino all''alba sulla sim.' FROM events"
         )
         cursor.execute(
@@ -141,11 +142,15 @@ def fill(mysql_url: str, schema: str, count: int) -> float:
             (ARTISTS,),
         )
         conn.commit()
-        # The search documents, by the service's own SQL, in slices: one commit of 100,000
-        # documents makes InnoDB sync a huge full-text cache at once.
-        for first_id in range(0, count, SEARCH_SLICE):
-            cursor.execute(rebuild_all_sql() + "WHERE e.id > %s AND e.id <= %s", (first_id, first_id + SEARCH_SLICE))
-            conn.commit()
+        # The search documents, by the service's own SQL. Full-text indexes are built far faster
+        # over loaded rows (a sort) than row by row (~30 s against ~400 s for 100,000 events):
+        # drop them, load, and add them back as migrations/0008 declares them.
+        for index in FULLTEXT_INDEXES.values():
+            cursor.execute(f"ALTER TABLE event_search DROP INDEX {index}")
+        cursor.execute(rebuild_all_sql())
+        conn.commit()
+        for code, index in FULLTEXT_INDEXES.items():
+            cursor.execute(f"ALTER TABLE event_search ADD FULLTEXT KEY {index} ({DOCUMENTS[code]})")
         cursor.execute("SET FOREIGN_KEY_CHECKS = 1, UNIQUE_CHECKS = 1")
         cursor.execute("ANALYZE TABLE events, event_artists, event_search, event_translations")
         cursor.fetchall()

@@ -22,6 +22,7 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 
 # The document column of each language (constants: they go into the SQL text).
 DOCUMENTS = {code: f"doc_{code}" for code in LANGUAGES}
+FULLTEXT_INDEXES = {code: f"ft_event_search_{code}" for code in LANGUAGES}  # as migrations/0008 names them
 TEXT_FIELDS = ("title", "subtitle", "description")
 
 
