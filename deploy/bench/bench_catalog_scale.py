@@ -40,7 +40,7 @@ from urllib.parse import quote
 import mysql.connector
 from bench_catalog import drop_schema, free_port, start, wait_ready  # same folder
 
-from tdc_catalog.queries.search import DOCUMENTS, FULLTEXT_INDEXES, rebuild_all_sql
+from tdc_catalog.queries.search import DOCUMENTS, FULLTEXT_INDEXES, rebuild_all_statements
 from tdc_shared.db import MySQLAddress
 from tdc_shared.pagination import encode_cursor
 
@@ -147,7 +147,8 @@ def fill(mysql_url: str, schema: str, count: int) -> float:
         # drop them, load, and add them back as migrations/0008 declares them.
         for index in FULLTEXT_INDEXES.values():
             cursor.execute(f"ALTER TABLE event_search DROP INDEX {index}")
-        cursor.execute(rebuild_all_sql())
+        for statement in rebuild_all_statements():
+            cursor.execute(statement)
         conn.commit()
         for code, index in FULLTEXT_INDEXES.items():
             cursor.execute(f"ALTER TABLE event_search ADD FULLTEXT KEY {index} ({DOCUMENTS[code]})")
