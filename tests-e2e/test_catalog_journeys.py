@@ -127,7 +127,9 @@ async def test_staff_build_publish_and_cancel_a_night(api: httpx.AsyncClient, st
     assert cancelled.status_code == 200
     gone = await bus.expect("catalog.event.cancelled", id=event["id"])
     assert gone["data"]["sequence"] > data["sequence"]
-    feed = await api.get(f"/api/v1/calendar.ics?location={location['slug']}")
+    # The feed holds the next 180 days by default; a window reaches the event in 2031.
+    window = "&from=2031-09-01T00:00:00Z&to=2031-10-01T00:00:00Z"
+    feed = await api.get(f"/api/v1/calendar.ics?location={location['slug']}{window}")
     entries = Calendar.from_ical(feed.content).walk("VEVENT")
     assert [str(e["status"]) for e in entries] == ["CANCELLED"]
     assert str(entries[0]["uid"]) == str(vevent["uid"]) and int(entries[0]["sequence"]) > sequence
@@ -178,3 +180,65 @@ async def test_visitors_cannot_write_and_bad_input_has_an_answer(api: httpx.Asyn
     assert strings.status_code == 404 and strings.json()["success"] is False
     languages = await api.get("/api/v1/i18n/languages")
     assert [lang["code"] for lang in languages.json()["data"]] == ["en", "it", "fr", "es"]
+
+
+async def test_a_visitor_searches_in_italian_pages_by_cursor_and_cannot_flood_the_cache(
+    api: httpx.AsyncClient, staff: dict[str, str]
+):
+    created = await api.post(
+        "/api/v1/admin/locations",
+        headers=staff,
+        json={"slug": unique("grotto"), "name": "Grotto", "mood_category": "hybrid"},
+    )
+    location = created.json()["data"]
+    word = f"lucciola{uuid.uuid4().hex[:6]}"
+    slugs = []
+    for day in range(1, 6):
+        event = await api.post(
+            "/api/v1/admin/events",
+            headers=staff,
+            json={
+                "slug": unique("firefly"),
+                "title": "Firefly night",
+                "start": f"2031-10-0{day}T20:00:00",
+                "end": f"2031-10-0{day}T23:00:00",
+                "location_id": location["id"],
+            },
+        )
+        event = event.json()["data"]
+        await api.put(
+            f"/api/v1/admin/events/{event['id']}/translations",
+            headers=staff,
+            json={"translations": {"it": {"title": f"Notte della {word}"}}},
+        )
+        assert (await api.post(f"/api/v1/admin/events/{event['id']}/publish", headers=staff)).status_code == 200
+        slugs.append(event["slug"])
+
+    found = await api.get("/api/v1/events", params={"q": word, "lang": "it", "per_page": 2})
+    assert found.status_code == 200
+    body = found.json()
+    assert [e["slug"] for e in body["data"]] == slugs[:2]
+    assert body["data"][0]["title"] == f"Notte della {word}"
+    seen = [e["slug"] for e in body["data"]]
+    cursor = body["meta"]["pagination"]["next_cursor"]
+    while cursor:
+        page = (
+            await api.get("/api/v1/events", params={"q": word, "lang": "it", "per_page": 2, "cursor": cursor})
+        ).json()
+        seen += [e["slug"] for e in page["data"]]
+        cursor = page["meta"]["pagination"]["next_cursor"]
+    assert seen == slugs
+    assert (await api.get("/api/v1/events", params={"q": word, "lang": "en"})).json()["data"] == []
+    short = await api.get("/api/v1/events", params={"q": "lu"})
+    assert short.status_code == 422 and "q" in short.json()["errors"]
+    bad = await api.get("/api/v1/events", params={"cursor": "not-ours"})
+    assert bad.status_code == 422 and "cursor" in bad.json()["errors"]
+
+    # Noise in the query string is ignored: one answer, one ETag, a 304 for the next poll.
+    url = f"/api/v1/events?location={location['slug']}"
+    first = await api.get(url)
+    for n in range(20):
+        noisy = await api.get(
+            f"{url}&utm_source=x{n}&_={uuid.uuid4().hex}", headers={"If-None-Match": first.headers["etag"]}
+        )
+        assert noisy.status_code == 304

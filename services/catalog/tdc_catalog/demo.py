@@ -16,6 +16,7 @@ from mysql.connector import errors as mysql_errors
 from tdc_shared.db import Database, Session
 
 from .queries import admin_events as event_queries
+from .queries import search
 from .queries.common import insert_row, upsert_translations
 
 log = logging.getLogger(__name__)
@@ -252,6 +253,7 @@ async def _load(tx: Session, event_count: int) -> None:
                 }
             )
         await event_queries.set_lineup(tx, event_id, slots)
+    await search.rebuild_all(tx)
     for order, (slug, name, role, it, fr, es, bio) in enumerate(STAFF):
         staff_id = await insert_row(
             tx, "staff", {"slug": slug, "name": name, "role_title": role, "bio": bio, "sort_order": order}

@@ -131,3 +131,36 @@ async def test_concurrent_misses_share_one_computation(catalog, monkeypatch):
     assert [a.status_code for a in answers] == [200] * 8
     assert len({a.headers["etag"] for a in answers}) == 1
     assert calls == ["fr"]
+
+
+async def test_random_query_parameters_cannot_flood_the_cache(catalog, monkeypatch):
+    import random
+    import string
+
+    location = await make_location(catalog)
+    cache = catalog.app.state.cache
+    cache.clear()
+    # Bus events of earlier tests may still arrive; they must not empty the cache mid-test.
+    monkeypatch.setattr(cache, "clear", lambda: None)
+    rng = random.Random(7)
+    path = "/api/v1/events"
+    etags = set()
+    for _ in range(1000):
+        noise = "".join(rng.choices(string.ascii_lowercase, k=8))
+        response = await catalog.client.get(
+            f"{path}?x{noise}={rng.randint(0, 10**9)}&location={location['slug']}&utm_{noise}=1"
+        )
+        assert response.status_code == 200
+        etags.add(response.headers["etag"])
+    assert len(etags) == 1
+    assert [key for key in cache._entries if key[0] == path] == [(path, f"location={location['slug']}".encode(), "en")]
+    # Spellings of one request share that entry: order, defaults, booleans, enum case.
+    for query in (
+        f"per_page=20&location={location['slug']}",
+        f"location={location['slug']}&page=1&lang=EN",
+    ):
+        assert (await catalog.client.get(f"{path}?{query}")).headers["etag"] in etags
+    featured = [f"featured=TRUE&location={location['slug']}", f"location={location['slug']}&featured=1"]
+    answers = [await catalog.client.get(f"{path}?{query}") for query in featured]
+    assert answers[0].headers["etag"] == answers[1].headers["etag"]
+    assert len([key for key in cache._entries if key[0] == path]) == 2

@@ -259,7 +259,16 @@ async def test_list_filters_and_pagination(catalog):
     assert await slugs(f"location={location['slug']}") == [early["slug"], late["slug"]]
     page = (await catalog.client.get(f"/api/v1/events?q={word}&per_page=2&page=2")).json()
     assert [e["slug"] for e in page["data"]] == [late["slug"]]
-    assert page["meta"]["pagination"] == {"page": 2, "per_page": 2, "total": 3, "pages": 2}
+    assert page["meta"]["pagination"] == {
+        "page": 2,
+        "per_page": 2,
+        "cursor": None,
+        "total": 3,
+        "total_exact": True,
+        "pages": 2,
+        "has_more": False,
+        "next_cursor": None,
+    }
     beyond = (await catalog.client.get(f"/api/v1/events?q={word}&per_page=2&page=9")).json()
     assert beyond["data"] == [] and beyond["meta"]["pagination"]["total"] == 3
     at_location = (await catalog.client.get(f"/api/v1/locations/{location['slug']}/events")).json()

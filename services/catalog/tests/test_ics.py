@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from catalog_testkit import make_event, make_location
 from icalendar import Calendar
@@ -56,11 +56,17 @@ async def test_reschedule_keeps_uid_and_grows_sequence_then_cancel(catalog):
     assert int(cancelled["sequence"]) > int(after["sequence"])
 
 
+def soon(days: float, hours: float = 3) -> dict[str, str]:
+    """Start and end of an event `days` from now (inside the feed's 180-day horizon)."""
+    start = datetime.now(UTC) + timedelta(days=days)
+    return {"start": start.isoformat(), "end": (start + timedelta(hours=hours)).isoformat()}
+
+
 async def test_calendar_feed_filters_and_language(catalog):
     location = await make_location(catalog)
     other = await make_location(catalog)
-    here = await make_event(catalog, location["id"], title="Here")
-    await make_event(catalog, other["id"], title="There")
+    here = await make_event(catalog, location["id"], title="Here", **soon(10))
+    await make_event(catalog, other["id"], title="There", **soon(10))
     await catalog.client.put(
         f"/api/v1/admin/events/{here['id']}/translations",
         json={"translations": {"it": {"title": "Qui"}}},

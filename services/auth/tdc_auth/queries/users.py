@@ -8,6 +8,7 @@ from typing import Any
 from mysql.connector import errors as mysql_errors
 
 from tdc_shared.db import Row, Session
+from tdc_shared.pagination import capped_count
 
 from ..clock import utcnow
 from ..models import canonical_email
@@ -195,14 +196,27 @@ def _search_filter(query: str | None, role: str | None, is_active: bool | None) 
 
 
 async def search(
-    tx: Session, *, query: str | None, role: str | None, is_active: bool | None, limit: int, offset: int
-) -> tuple[list[Row], int]:
+    tx: Session,
+    *,
+    query: str | None,
+    role: str | None,
+    is_active: bool | None,
+    limit: int,
+    offset: int,
+    after_id: int | None = None,
+) -> tuple[list[Row], int, bool]:
+    """Users by id, `limit` from `offset` or after `after_id` (keyset); the total counted up to
+    tdc_shared.pagination.COUNT_CAP rows: (rows, total, total_exact)."""
     where, params = _search_filter(query, role, is_active)
-    total = await tx.fetch_value(f"SELECT COUNT(*) FROM users{where}", params)
+    total, exact = await capped_count(tx, f"SELECT 1 FROM users{where}", params)  # noqa: S608, RUF100 (constant SQL)
+    keyset, keyset_params = "", []
+    if after_id is not None:
+        keyset, keyset_params = (" AND " if where else " WHERE ") + "id > %s", [after_id]
     rows = await tx.fetch_all(
-        f"SELECT {COLUMNS} FROM users{where} ORDER BY id LIMIT %s OFFSET %s", [*params, limit, offset]
+        f"SELECT {COLUMNS} FROM users{where}{keyset} ORDER BY id LIMIT %s OFFSET %s",  # noqa: S608, RUF100 (constant SQL)
+        [*params, *keyset_params, limit, offset],
     )
-    return rows, int(total or 0)
+    return rows, total, exact
 
 
 async def link_sl_avatar(tx: Session, user_id: int, avatar_key: str, avatar_name: str, linked_at: Any) -> int:

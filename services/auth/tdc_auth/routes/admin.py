@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from tdc_shared.auth import AdminUser
 from tdc_shared.envelope import Conflict, NotFound, ok
 from tdc_shared.events import publish
-from tdc_shared.pagination import Pagination, paginated
+from tdc_shared.pagination import ListPagination, cursor_int, keyset_page, listed
 
 from ..context import Auth, Db, active_admin
 from ..models import AdminUserPatch, user_event, user_out
@@ -21,23 +21,39 @@ from ..revocation import end_sessions, end_tokens_of_user
 router = APIRouter(prefix="/api/v1/admin/users", tags=["admin"])
 
 UserId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+USERS_SCOPE = "auth.users"  # cursors of the user list (sorted by id)
 
 
 @router.get("", summary="Search users by email or username")
 async def list_users(
     admin: AdminUser,
     db: Db,
-    page: Pagination,
+    page: ListPagination,
     q: Annotated[str | None, Query(max_length=100, description="Part of an email, username or display name")] = None,
     role: Annotated[Literal["user", "staff", "admin"] | None, Query()] = None,
     is_active: Annotated[bool | None, Query()] = None,
 ) -> JSONResponse:
+    after = page.after(USERS_SCOPE, (cursor_int,))
     async with db.transaction() as tx:
         await active_admin(tx, admin)
-        rows, total = await users.search(
-            tx, query=q, role=role, is_active=is_active, limit=page.limit, offset=page.offset
+        rows, total, exact = await users.search(
+            tx,
+            query=q,
+            role=role,
+            is_active=is_active,
+            limit=page.fetch,
+            offset=page.offset,
+            after_id=after[0] if after else None,
         )
-    return paginated([user_out(row) for row in rows], page, total)
+    found = keyset_page(rows, page, USERS_SCOPE, lambda row: (row["id"],))
+    return listed(
+        [user_out(row) for row in found.items],
+        page,
+        total=total,
+        total_exact=exact,
+        has_more=found.has_more,
+        next_cursor=found.next_cursor,
+    )
 
 
 # Declared before `/{user_id}`: routes match in order, and "summary" would otherwise fail that int path as a 422.

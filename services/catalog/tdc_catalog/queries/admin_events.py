@@ -7,6 +7,7 @@ from typing import Any
 
 from tdc_shared.db import Session
 
+from . import search
 from .common import TranslatedTable, image_of, iso_utc
 from .events import TEXT_FIELDS
 
@@ -102,11 +103,22 @@ async def move_to(tx: Session, event_id: int, status: str) -> None:
 
 async def set_lineup(tx: Session, event_id: int, slots: list[dict[str, Any]]) -> None:
     await tx.execute("DELETE FROM event_artists WHERE event_id = %s", (event_id,))
+    # Each slot carries its event's start and visibility: an artist's list reads them in order.
     await tx.execute_many(
-        "INSERT INTO event_artists (event_id, artist_id, position, set_start_utc, set_end_utc) "
-        "VALUES (%s, %s, %s, %s, %s)",
-        [(event_id, s["artist_id"], i + 1, s["set_start"], s["set_end"]) for i, s in enumerate(slots)],
+        "INSERT INTO event_artists (event_id, artist_id, position, set_start_utc, set_end_utc, start_utc, is_public) "
+        "SELECT id, %s, %s, %s, %s, start_utc, is_public FROM events WHERE id = %s",
+        [(s["artist_id"], i + 1, s["set_start"], s["set_end"], event_id) for i, s in enumerate(slots)],
     )
+
+
+async def sync_derived(tx: Session, event_id: int) -> None:
+    """After any change to an event: its lineup's copy of start and visibility, its search documents."""
+    await tx.execute(
+        "UPDATE event_artists ea JOIN events e ON e.id = ea.event_id "
+        "SET ea.start_utc = e.start_utc, ea.is_public = e.is_public WHERE ea.event_id = %s",
+        (event_id,),
+    )
+    await search.refresh(tx, [event_id])
 
 
 async def bus_payload(tx: Session, event_id: int) -> dict[str, Any]:

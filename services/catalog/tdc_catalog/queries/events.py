@@ -7,18 +7,19 @@ admin_events.py.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from tdc_shared.db import Session
-from tdc_shared.pagination import PageRequest
+from tdc_shared.pagination import ListRequest, capped_count, cursor_int, keyset_after, keyset_page, keyset_params
 
-from .common import image_of, iso_utc, json_object, like_pattern, translated
+from . import search
+from .common import image_of, iso_utc, json_object, translated
 
 TEXT_FIELDS = ("title", "subtitle", "description")
-PUBLIC_STATUSES = ("published", "cancelled")
+PUBLIC_STATUSES = ("published", "cancelled")  # events.is_public (migrations/0007)
 
 # Public reads come back as JSON built by the server. The async driver spends ~20 us of Python
 # per result packet (every row, and every column on each execute), so reading 20 events as 16
@@ -72,38 +73,97 @@ _LINEUPS = f"SELECT COUNT(*) AS slots, JSON_ARRAYAGG({json_object(_SLOT_FIELDS)}
 _LINEUP_ROWS = "SELECT " + ", ".join(f"{expression} AS {name}" for name, expression in _SLOT_FIELDS) + _SLOTS_FROM
 
 
+# Events last at most this long (staff writes refuse longer ones), so "not ended yet" is also
+# "started at most this long ago": the bound that lets a start-ordered index skip the past.
+MAX_EVENT_DURATION = timedelta(days=7)
+# How far ahead and back the calendar feed reaches by default, how wide a window `?from=`/`?to=`
+# may ask for, and how many events one feed holds at most.
+CALENDAR_AHEAD = timedelta(days=180)
+CALENDAR_BACK = timedelta(days=30)
+CALENDAR_MAX_WINDOW = timedelta(days=400)
+CALENDAR_MAX_EVENTS = 300
+# At most this many of a default feed's events are past ones (the most recent), so a busy
+# month never crowds out what is coming.
+CALENDAR_MAX_PAST = 60
+
+LIST_SCOPE = "events"  # cursors of event lists (every filter shares the one sort key)
+
+
 @dataclass(frozen=True)
 class Filters:
     location_id: int | None = None
     artist_id: int | None = None
     start_from: datetime | None = None
     start_to: datetime | None = None
-    q: str | None = None
+    q: str | None = None  # a boolean-mode full-text query (search.boolean_query)
+    language: str = "en"  # whose documents `q` searches
     featured: bool | None = None
     ended_since: datetime | None = None
+    ended_before: datetime | None = None
+
+    @property
+    def _key(self) -> str:
+        """The table whose (start_utc, id) the list is read in: the lineup for an artist's."""
+        return "ea" if self.artist_id is not None else "e"
+
+    @property
+    def sort_columns(self) -> tuple[str, str]:
+        return ("ea.start_utc", "ea.event_id") if self.artist_id is not None else ("e.start_utc", "e.id")
+
+    def source(self, lang: str | None) -> tuple[str, list[Any]]:
+        """FROM ... for the list (with translations when `lang` is given) and its parameters."""
+        params: list[Any] = []
+        if self.artist_id is not None:
+            # The artist's slots in start order drive the read (ix_event_artists_artist_start).
+            sql = " FROM event_artists ea STRAIGHT_JOIN events e ON e.id = ea.event_id "
+        elif self.q is not None:
+            # The matches first (a full-text lookup), then their events sorted by start.
+            sql = (
+                f" FROM (SELECT s.event_id FROM event_search s WHERE {search.match(self.language)}) m "
+                "STRAIGHT_JOIN events e ON e.id = m.event_id "
+            )
+            params.append(self.q)
+        else:
+            sql = " FROM events e "
+        if lang is not None:
+            sql += (
+                # STRAIGHT_JOIN: read events first, in index order; with locations first (a few
+                # rows) the optimizer sorts every matching event ("Using temporary; filesort").
+                "STRAIGHT_JOIN locations l ON l.id = e.location_id "
+                "LEFT JOIN event_translations t ON t.event_id = e.id AND t.language = %s "
+                "LEFT JOIN location_translations lt ON lt.location_id = l.id AND lt.language = %s "
+            )
+            params += [lang, lang]
+        return sql, params
 
     def where(self, now: datetime) -> tuple[str, list[Any]]:
-        marks = ", ".join(["%s"] * len(PUBLIC_STATUSES))
-        clauses = [f"e.status IN ({marks})"]
-        params: list[Any] = list(PUBLIC_STATUSES)
+        key = self._key
+        clauses = [f"{key}.is_public = 1"]
+        params: list[Any] = []
+        if self.artist_id is not None:
+            clauses.append("ea.artist_id = %s")
+            params.append(self.artist_id)
+            if self.q is not None:  # the artist's slots drive the read; the search filters them
+                clauses.append(
+                    f"EXISTS (SELECT 1 FROM event_search s WHERE s.event_id = e.id AND {search.match(self.language)})"
+                )
+                params.append(self.q)
         if self.start_from is not None:
-            clauses.append("e.start_utc >= %s")
+            clauses.append(f"{key}.start_utc >= %s")
             params.append(self.start_from)
         else:  # upcoming by default: what has not ended yet
-            clauses.append("e.end_utc >= %s")
-            params.append(self.ended_since or now)
+            ended_since = self.ended_since or now
+            clauses += [f"{key}.start_utc >= %s", "e.end_utc >= %s"]
+            params += [ended_since - MAX_EVENT_DURATION, ended_since]
+        if self.ended_before is not None:
+            clauses += [f"{key}.start_utc < %s", "e.end_utc < %s"]
+            params += [self.ended_before, self.ended_before]
         if self.start_to is not None:
-            clauses.append("e.start_utc < %s")
+            clauses.append(f"{key}.start_utc < %s")
             params.append(self.start_to)
         if self.location_id is not None:
             clauses.append("e.location_id = %s")
             params.append(self.location_id)
-        if self.artist_id is not None:
-            clauses.append("EXISTS (SELECT 1 FROM event_artists ea WHERE ea.event_id = e.id AND ea.artist_id = %s)")
-            params.append(self.artist_id)
-        if self.q:
-            clauses.append("(t.title LIKE %s OR e.title LIKE %s)")
-            params += [like_pattern(self.q)] * 2
         if self.featured is not None:
             clauses.append("e.is_featured = %s")
             params.append(int(self.featured))
@@ -216,36 +276,90 @@ async def select_public(
     limit: int | None = None,
     offset: int = 0,
     *,
-    with_total: bool = False,
+    after: tuple[datetime, int] | None = None,
+    descending: bool = False,
     for_calendar: bool = False,
 ) -> list[dict[str, Any]]:
-    """Rows with their translated texts (no lineup): what the lists and the ICS feeds share.
+    """Rows with their translated texts (no lineup) in start order: what the lists and feeds share.
 
-    `with_total` adds `total_rows` (a window count: MySQL 8 and MariaDB 10.2+), which saves the
-    separate COUNT round trip on every list page.
+    `after` continues a keyset list after that (start_utc, id). The sort matches an index for
+    every filter (see migrations/0007), so a page reads `limit` rows, not the table.
     """
-    where, params = filters.where(utc_now())
+    source, params = filters.source(lang)
+    where, where_params = filters.where(utc_now())
+    params += where_params
+    columns = filters.sort_columns
+    if after is not None:
+        where += " AND " + keyset_after(columns, descending=descending)
+        params += keyset_params(after)
+    direction = " DESC" if descending else ""
+    order = " ORDER BY " + ", ".join(f"{c}{direction}" for c in columns)
     fields = _PUBLIC_FIELDS + _CALENDAR_FIELDS if for_calendar else _PUBLIC_FIELDS
-    total = "COUNT(*) OVER () AS total_rows, " if with_total else ""
-    sql = f"SELECT {total}{json_object(fields)} AS event" + _FROM + where + " ORDER BY e.start_utc, e.id"
-    args: list[Any] = [lang, lang, *params]
+    sql = f"SELECT {json_object(fields)} AS event" + source + where + order
     if limit is not None:
         sql += " LIMIT %s OFFSET %s"
-        args += [limit, offset]
-    return [_event_row(r) for r in await tx.fetch_all(sql, args)]
+        params += [limit, offset]
+    return [_event_row(r) for r in await tx.fetch_all(sql, params)]
 
 
-async def list_public(tx: Session, lang: str, page: PageRequest, filters: Filters) -> tuple[list[dict[str, Any]], int]:
-    rows = await select_public(tx, lang, filters, page.limit, page.offset, with_total=True)
-    if rows:
-        total = rows[0]["total_rows"]
-    else:  # past the last page: the window had no row to ride on
-        where, params = filters.where(utc_now())
-        join = "LEFT JOIN event_translations t ON t.event_id = e.id AND t.language = %s " if filters.q else ""
-        args = [lang, *params] if filters.q else params
-        total = await tx.fetch_value(f"SELECT COUNT(*) FROM events e {join}{where}", args)
-    slots = await lineups(tx, [r["id"] for r in rows])
-    return [to_public(r, slots.get(r["id"], [])) for r in rows], int(total or 0)
+async def count_public(tx: Session, filters: Filters) -> tuple[int, bool]:
+    """(total, exact): the list's length, counted up to COUNT_CAP rows through the same index."""
+    source, params = filters.source(None)
+    where, where_params = filters.where(utc_now())
+    return await capped_count(tx, "SELECT 1" + source + where, [*params, *where_params])
+
+
+def _sort_key(row: dict[str, Any]) -> tuple[str, int]:
+    return (row["start_utc"].isoformat(timespec="microseconds"), row["id"])
+
+
+def _cursor_time(value: Any) -> datetime:
+    if not isinstance(value, str):
+        raise ValueError("not a time")
+    return datetime.fromisoformat(value)
+
+
+@dataclass(frozen=True)
+class EventList:
+    items: list[dict[str, Any]]
+    total: int
+    total_exact: bool
+    has_more: bool
+    next_cursor: str | None
+
+
+async def list_public(tx: Session, lang: str, request: ListRequest, filters: Filters) -> EventList:
+    """One page (by offset or after a cursor), its capped total and the cursor to the next."""
+    after = request.after(LIST_SCOPE, (_cursor_time, cursor_int))
+    rows = await select_public(tx, lang, filters, request.fetch, request.offset, after=after)
+    page = keyset_page(rows, request, LIST_SCOPE, _sort_key)
+    if not page.has_more and not request.cursor and (page.items or request.offset == 0):
+        total, exact = request.offset + len(page.items), True  # this page ends the list
+    else:
+        total, exact = await count_public(tx, filters)
+    slots = await lineups(tx, [r["id"] for r in page.items])
+    items = [to_public(r, slots.get(r["id"], [])) for r in page.items]
+    return EventList(items, total, exact, page.has_more, page.next_cursor)
+
+
+async def calendar_rows(tx: Session, lang: str, filters: Filters, window: bool) -> list[dict[str, Any]]:
+    """The feed's events in start order, at most CALENDAR_MAX_EVENTS.
+
+    `window`: the filters hold `?from=`/`?to=` and the feed is those events by start. Otherwise
+    the feed is what has not ended and starts within CALENDAR_AHEAD, plus the most recent
+    (at most CALENDAR_MAX_PAST) of those that ended within CALENDAR_BACK.
+    """
+    if window:
+        return await select_public(tx, lang, filters, CALENDAR_MAX_EVENTS, for_calendar=True)
+    now = utc_now()
+    coming = replace(filters, start_to=now + CALENDAR_AHEAD)
+    rows = await select_public(tx, lang, coming, CALENDAR_MAX_EVENTS, for_calendar=True)
+    room = min(CALENDAR_MAX_PAST, CALENDAR_MAX_EVENTS - len(rows))
+    if room <= 0:
+        return rows
+    past = replace(filters, ended_since=now - CALENDAR_BACK, ended_before=now)
+    recent = await select_public(tx, lang, past, room, descending=True, for_calendar=True)
+    return [*reversed(recent), *rows]
 
 
 async def find_public_row(tx: Session, slug: str, lang: str) -> dict[str, Any] | None:

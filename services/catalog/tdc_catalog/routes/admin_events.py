@@ -17,9 +17,10 @@ from tdc_shared.pagination import Pagination, paginated
 from ..deps import Db, invalidate_on_commit
 from ..models import EventCreate, EventTranslations, EventUpdate, Lineup, changes_of, translations_of
 from ..queries import admin_events as queries
+from ..queries import checkins as checkin_queries
 from ..queries import summary as summary_queries
 from ..queries.common import ensure_exists
-from ..queries.events import to_utc
+from ..queries.events import MAX_EVENT_DURATION, to_utc
 from .common import check_references
 
 router = APIRouter(prefix="/api/v1/admin/events", tags=["admin: events"])
@@ -47,6 +48,7 @@ def _missing_for_publish(row: dict[str, Any]) -> dict[str, list[str]]:
 async def _changed(request: Request, tx: Session, event_id: int, transition: str | None = None) -> dict[str, Any]:
     """Count a revision, tell the bus if the public can see the event, clear caches on commit."""
     await queries.bump_sequence(tx, event_id)
+    await queries.sync_derived(tx, event_id)
     status = await tx.fetch_value("SELECT status FROM events WHERE id = %s", (event_id,))
     # Literal event types at each call, so the event-catalog scan checks them.
     if transition == "published":
@@ -71,8 +73,12 @@ def _columns(changes: dict[str, Any], zone: str) -> dict[str, Any]:
 
 
 def _check_times(row: dict[str, Any]) -> None:
-    if row.get("start_utc") and row.get("end_utc") and row["end_utc"] <= row["start_utc"]:
-        raise Unprocessable(errors={"end": ["must be after start"]})
+    if row.get("start_utc") and row.get("end_utc"):
+        if row["end_utc"] <= row["start_utc"]:
+            raise Unprocessable(errors={"end": ["must be after start"]})
+        # Lists find "not ended yet" through the start index by this bound (queries/events.py).
+        if row["end_utc"] - row["start_utc"] > MAX_EVENT_DURATION:
+            raise Unprocessable(errors={"end": [f"an event lasts at most {MAX_EVENT_DURATION.days} days"]})
 
 
 @router.get("", summary="Every event, drafts included, newest start first")
@@ -112,6 +118,19 @@ async def admin_get(event_id: int, db: Db, _: StaffUser) -> JSONResponse:
     return ok(event)
 
 
+@router.get("/{event_id}/checkins", summary="Who checked in at this event from Second Life, and when")
+async def admin_checkins(event_id: int, db: Db, _: StaffUser) -> JSONResponse:
+    async with db.session() as s:
+        row = await queries.find_row(s, event_id)
+        if row is None:
+            raise NotFound("Event not found")
+        items = await checkin_queries.for_event(s, event_id)
+        live = None
+        if row["start_utc"] and row["end_utc"]:
+            live = await checkin_queries.live(s, event_id, row["start_utc"], row["end_utc"])
+    return ok({"event_id": event_id, "live": live, "checkins": items})
+
+
 @router.post("", status_code=201, summary="Create a draft event")
 async def create_event(body: EventCreate, request: Request, db: Db, _: StaffUser) -> JSONResponse:
     values = body.model_dump(exclude_none=True)
@@ -122,6 +141,7 @@ async def create_event(body: EventCreate, request: Request, db: Db, _: StaffUser
         await check_references(tx, "events", columns)
         await ensure_exists(tx, "locations", columns.get("location_id"), "location_id")
         event_id = await queries.create(tx, columns)
+        await queries.sync_derived(tx, event_id)
         invalidate_on_commit(request, tx)
         event = await queries.find_admin(tx, event_id)
     return created(event)

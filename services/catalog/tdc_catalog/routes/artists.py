@@ -12,13 +12,14 @@ from tdc_shared.db import Session
 from tdc_shared.envelope import Conflict, NotFound, created, no_content, ok
 from tdc_shared.events import publish
 from tdc_shared.i18n import Lang
-from tdc_shared.pagination import Pagination, paginated
+from tdc_shared.pagination import ListPagination, Pagination, paginated
 
 from ..deps import Db, invalidate_on_commit
 from ..models import ArtistCreate, ArtistTranslations, ArtistUpdate, changes_of, translations_of
 from ..queries import artists as queries
 from ..queries import events as event_queries
-from .common import check_references, load_or_404
+from ..queries import search
+from .common import check_references, event_list, load_or_404
 
 router = APIRouter(prefix="/api/v1/artists", tags=["artists"])
 admin_router = APIRouter(prefix="/api/v1/admin/artists", tags=["admin: artists"])
@@ -51,14 +52,14 @@ async def get_artist(slug: str, db: Db, lang: Lang) -> JSONResponse:
 
 
 @router.get("/{slug}/events", summary="Upcoming events with this artist in the lineup")
-async def artist_events(slug: str, db: Db, lang: Lang, page: Pagination) -> JSONResponse:
+async def artist_events(slug: str, db: Db, lang: Lang, page: ListPagination) -> JSONResponse:
     async with db.session() as s:
         artist = await queries.find_public(s, slug, lang)
         if artist is None:
             raise NotFound(f"Artist '{slug}' not found")
         filters = event_queries.Filters(artist_id=artist["id"])
-        items, total = await event_queries.list_public(s, lang, page, filters)
-    return paginated(items, page, total)
+        found = await event_queries.list_public(s, lang, page, filters)
+    return event_list(found, page)
 
 
 # -- staff ---------------------------------------------------------------------------------------
@@ -105,6 +106,8 @@ async def update_artist(artist_id: int, body: ArtistUpdate, request: Request, db
         await _load(tx, artist_id)
         await check_references(tx, "artists", changes, artist_id)
         await queries.update(tx, artist_id, changes)
+        if "name" in changes:
+            await search.refresh_for_artist(tx, artist_id)
         artist = await _announce(request, tx, artist_id)
     return ok(artist)
 

@@ -10,13 +10,13 @@ from tdc_shared.db import Session
 from tdc_shared.envelope import Conflict, NotFound, created, no_content, ok
 from tdc_shared.events import publish
 from tdc_shared.i18n import Lang
-from tdc_shared.pagination import Pagination, paginated
+from tdc_shared.pagination import ListPagination
 
 from ..deps import Db, invalidate_on_commit
 from ..models import LocationCreate, LocationTranslations, LocationUpdate, changes_of, translations_of
 from ..queries import events as event_queries
 from ..queries import locations as queries
-from .common import check_references, load_or_404
+from .common import check_references, event_list, load_or_404
 
 router = APIRouter(prefix="/api/v1/locations", tags=["locations"])
 admin_router = APIRouter(prefix="/api/v1/admin/locations", tags=["admin: locations"])
@@ -40,13 +40,13 @@ async def get_location(slug: str, db: Db, lang: Lang) -> JSONResponse:
 
 
 @router.get("/{slug}/events", summary="Upcoming events at a location")
-async def location_events(slug: str, db: Db, lang: Lang, page: Pagination) -> JSONResponse:
+async def location_events(slug: str, db: Db, lang: Lang, page: ListPagination) -> JSONResponse:
     async with db.session() as s:
         location_id = await queries.public_id(s, slug)
         if location_id is None:
             raise NotFound(f"Location '{slug}' not found")
-        items, total = await event_queries.list_public(s, lang, page, event_queries.Filters(location_id=location_id))
-    return paginated(items, page, total)
+        found = await event_queries.list_public(s, lang, page, event_queries.Filters(location_id=location_id))
+    return event_list(found, page)
 
 
 # -- staff ---------------------------------------------------------------------------------------
