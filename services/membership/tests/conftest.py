@@ -33,6 +33,7 @@ def fake() -> Iterator[FakePatreon]:
     server.add_tier("9512023", "Not Even a Bit", 100)
     server.add_tier("t-500", "Regular", 500)
     server.add_tier("t-1500", "Night Owl", 1500)
+    server.add_tier("t-700", "Seven", 700)
     yield server
     server.stop()
 

@@ -86,6 +86,7 @@ class FakePatreon:
         self.throttle_members: list[int] = []  # retry_after_seconds of 429s still to answer
         self.fail_members_after: int | None = None  # pages served before the list answers 500
         self.fail_status = 500
+        self.throttle_later_pages: int | None = None  # 429 (this many seconds) for every page but the first
         self.member_reads_fail = False
         self.login_as: str | None = None  # the Patreon user who "signs in" at /oauth2/authorize
         self.codes: dict[str, dict[str, str]] = {}
@@ -277,8 +278,9 @@ class FakePatreon:
         if request.path_params["campaign_id"] != self.campaign_id:
             return self._not_found()
         with self._lock:
-            if self.throttle_members:
-                pause = self.throttle_members.pop(0)
+            later_page = "page[cursor]" in request.query_params
+            if self.throttle_members or (later_page and self.throttle_later_pages is not None):
+                pause = self.throttle_members.pop(0) if self.throttle_members else self.throttle_later_pages
                 return self._error("error-429-throttled-docs.json", 429, retry_after_seconds=pause)
             if self.fail_members_after is not None and self._pages_served >= self.fail_members_after:
                 return JSONResponse({"errors": [{"status": str(self.fail_status), "title": "oops"}]}, self.fail_status)
