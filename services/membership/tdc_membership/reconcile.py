@@ -73,6 +73,23 @@ class Reconciler:
             return None
         return await self.run_claimed(trigger)
 
+    async def run_if_due(self, trigger: str) -> int | None:
+        """For the schedule: claim, then check again under the lease that a run is still due
+        (another replica, or an admin, may have just finished one)."""
+        if not await self.claim():
+            return None
+        try:
+            still_due = await due(self.db, self.settings)
+        except BaseException:
+            self._running = False
+            await sync_queries.release(self.db, self.holder)
+            raise
+        if not still_due:
+            self._running = False
+            await sync_queries.release(self.db, self.holder)
+            return None
+        return await self.run_claimed(trigger)
+
     def start_in_background(self, trigger: str) -> None:
         """After a successful `claim()`: run without making the caller wait."""
         self.task = asyncio.create_task(self.run_claimed(trigger), name="membership-reconcile")
@@ -196,6 +213,9 @@ async def due(db: Database, settings: MembershipSettings) -> bool:
     return last is None or last + timedelta(seconds=interval) <= utc_now()
 
 
+STOP_GRACE_SECONDS = 10.0
+
+
 def scheduler(reconciler_attr: str = "reconciler"):
     """The schedule as an app component: every few seconds, check whether a run is due and
     whether this replica can claim it."""
@@ -203,13 +223,16 @@ def scheduler(reconciler_attr: str = "reconciler"):
     @contextlib.asynccontextmanager
     async def component(app: FastAPI) -> AsyncIterator[None]:
         settings: MembershipSettings = app.state.settings
+        stopping = asyncio.Event()
 
         async def loop() -> None:
-            while True:
+            # The flag as well as the cancellation: on 3.11 a driver's wait_for can swallow a
+            # cancellation, and the loop must still end.
+            while not stopping.is_set():
                 reconciler: Reconciler | None = getattr(app.state, reconciler_attr, None)
                 try:
                     if reconciler is not None and await due(reconciler.db, settings):
-                        await reconciler.run("schedule")
+                        await reconciler.run_if_due("schedule")
                 except DatabaseUnavailable as exc:
                     log.warning("reconciliation check skipped: %s", exc)
                 except Exception:
@@ -220,11 +243,13 @@ def scheduler(reconciler_attr: str = "reconciler"):
         try:
             yield
         finally:
-            task.cancel()
+            stopping.set()
             reconciler = getattr(app.state, reconciler_attr, None)
             tasks = [task] + ([reconciler.task] if reconciler is not None and reconciler.task is not None else [])
-            for pending in tasks[1:]:
+            for pending in tasks:
                 pending.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            _, left = await asyncio.wait(tasks, timeout=STOP_GRACE_SECONDS)
+            if left:
+                log.warning("reconciliation tasks did not stop: %s", [t.get_name() for t in left])
 
     return component

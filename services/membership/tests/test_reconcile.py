@@ -34,7 +34,15 @@ async def m(
     mysql_url, amqp_url, db_prefix, bus_namespace, files_dir, signing_key, patreon
 ) -> AsyncIterator[Membership]:
     settings = make_settings(
-        mysql_url, amqp_url, f"{db_prefix}rec_", bus_namespace, files_dir, patreon, membership_patreon_page_size=3
+        mysql_url,
+        amqp_url,
+        f"{db_prefix}rec_",
+        bus_namespace,
+        files_dir,
+        patreon,
+        membership_patreon_page_size=3,
+        # The schedule stays out of the way here: these tests start every run themselves.
+        membership_reconcile_check_seconds=3600,
     )
     app = make_app(settings, signing_key)
     async with running(app) as client:
