@@ -117,6 +117,11 @@ class FakePatreon:
             self.users.setdefault(member.user_id, {"full_name": member.full_name, "email": member.email})
         return member
 
+    def new_member(
+        self, member_id: str, user_id: str, status: str | None = None, tier_ids: list[str] | None = None, cents: int = 0
+    ) -> FakeMember:
+        return self.add_member(FakeMember(member_id, user_id, status, list(tier_ids or []), cents))
+
     def remove_member(self, member_id: str) -> None:
         with self._lock:
             self.members.pop(member_id, None)
