@@ -16,6 +16,7 @@ import contextlib
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -26,6 +27,8 @@ from tdc_shared.db import Database, DatabaseUnavailable
 
 from . import jsonapi
 from .patreon import PatreonClient, PatreonError
+from .queries import deliveries as delivery_queries
+from .queries import links as link_queries
 from .queries import sync as sync_queries
 from .queries import tiers as tier_queries
 from .queries.common import utc_now
@@ -214,6 +217,14 @@ async def due(db: Database, settings: MembershipSettings) -> bool:
 
 
 STOP_GRACE_SECONDS = 10.0
+HOUSEKEEPING_EVERY_SECONDS = 3600.0
+
+
+async def housekeeping(db: Database, settings: MembershipSettings) -> None:
+    """Forget link states a day past their expiry and deliveries past their retention."""
+    async with db.transaction() as tx:
+        await link_queries.forget_old(tx)
+        await delivery_queries.forget_old(tx, settings.membership_deliveries_retention_days)
 
 
 def scheduler(reconciler_attr: str = "reconciler"):
@@ -226,9 +237,16 @@ def scheduler(reconciler_attr: str = "reconciler"):
         stopping = asyncio.Event()
 
         async def loop() -> None:
+            next_cleanup = 0.0
             # The flag as well as the cancellation: on 3.11 a driver's wait_for can swallow a
             # cancellation, and the loop must still end.
             while not stopping.is_set():
+                if time.monotonic() >= next_cleanup:
+                    next_cleanup = time.monotonic() + HOUSEKEEPING_EVERY_SECONDS
+                    try:
+                        await housekeeping(app.state.db, settings)
+                    except Exception as exc:
+                        log.warning("membership housekeeping skipped: %s", exc)
                 reconciler: Reconciler | None = getattr(app.state, reconciler_attr, None)
                 try:
                     if reconciler is not None and await due(reconciler.db, settings):

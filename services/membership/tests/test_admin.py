@@ -147,3 +147,22 @@ async def test_demo_data_loads_once(mysql_url, amqp_url, db_prefix, bus_namespac
             items = (await client.get("/api/v1/exclusive", headers=m.patron(5, "demo-dreamer", 300))).json()["data"]
             assert len(items) == 3
             assert [i["locked"] for i in items] == [False, True, False]
+
+
+async def test_housekeeping_forgets_old_link_states_and_deliveries(membership: Membership):
+    from tdc_membership.reconcile import housekeeping
+
+    m = membership
+    await m.db.execute(
+        "INSERT INTO link_states (state_hash, user_id, code_verifier, expires_at)"
+        " VALUES (%s, 1, 'v', UTC_TIMESTAMP(6) - INTERVAL 2 DAY), (%s, 1, 'v', UTC_TIMESTAMP(6) + INTERVAL 5 MINUTE)",
+        ("a" * 64, "b" * 64),
+    )
+    await m.db.execute(
+        "INSERT INTO webhook_deliveries (received_at, verified, outcome)"
+        " VALUES (UTC_TIMESTAMP(6) - INTERVAL 40 DAY, 0, 'old-one')"
+    )
+    await housekeeping(m.db, m.app.state.settings)
+    left = await m.db.fetch_all("SELECT state_hash FROM link_states WHERE state_hash IN (%s, %s)", ("a" * 64, "b" * 64))
+    assert [r["state_hash"] for r in left] == ["b" * 64]
+    assert await m.db.fetch_value("SELECT COUNT(*) FROM webhook_deliveries WHERE outcome = 'old-one'") == 0

@@ -41,7 +41,8 @@ async def already_applied(tx: Session, body_sha256: str, trigger: str) -> bool:
 async def page_of(
     tx: Session, page: PageRequest, outcome: str | None, verified: bool | None
 ) -> tuple[list[dict[str, Any]], int]:
-    clauses, params = [], []
+    clauses: list[str] = []
+    params: list[Any] = []
     if outcome:
         clauses.append("outcome = %s")
         params.append(outcome)

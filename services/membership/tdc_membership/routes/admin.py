@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
@@ -77,7 +77,9 @@ async def tier(tier_id: TierId, _: AdminUser, db: Db) -> JSONResponse:
 
 @router.put("/tiers/{tier_id}/translations", summary="Set a tier's title, description and benefits per language")
 async def tier_translations(tier_id: TierId, body: TierTranslations, _: AdminUser, db: Db) -> JSONResponse:
-    translations = {lang: text.model_dump(exclude_unset=True) for lang, text in body.translations.items()}
+    translations: dict[str, dict[str, Any]] = {
+        str(lang): text.model_dump(exclude_unset=True) for lang, text in body.translations.items()
+    }
     async with db.transaction() as tx:
         if await tier_queries.find_admin(tx, tier_id) is None:
             raise NotFound("Tier not found")

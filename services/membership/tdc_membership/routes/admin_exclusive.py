@@ -82,7 +82,9 @@ async def update_item(item_id: int, body: ItemUpdate, _: AdminUser, db: Db) -> J
 
 @router.put("/{item_id}/translations", summary="Set texts per language (en edits the base row)")
 async def set_translations(item_id: int, body: ItemTranslations, _: AdminUser, db: Db) -> JSONResponse:
-    translations = {lang: text.model_dump(exclude_unset=True) for lang, text in body.translations.items()}
+    translations: dict[str, dict[str, Any]] = {
+        str(lang): text.model_dump(exclude_unset=True) for lang, text in body.translations.items()
+    }
     if translations.get("en", {}).get("title", "") is None:
         raise Unprocessable(errors={"translations.en.title": ["may not be null"]})
     async with db.transaction() as tx:
