@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
+from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 Language = Literal["en", "it", "fr", "es"]
+# A row id in a path: positive and within BIGINT, so no value reaches MySQL that it cannot hold.
+ItemId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 Kind = Literal["post", "video", "audio", "download"]
 TierId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[\w-]+$")]
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]

@@ -59,6 +59,9 @@ async def test_the_gate_answers(membership: Membership, items):
     # Staff and admins are gated like everyone else on the public routes.
     assert (await m.client.get(owl, headers=m.admin)).status_code == 403
     assert (await m.client.get("/api/v1/exclusive/999999999", headers=m.admin)).status_code == 404
+    for bad in ("0", "-1", "abc", str(2**64)):
+        assert (await m.client.get(f"/api/v1/exclusive/{bad}", headers=m.admin)).status_code == 422, bad
+        assert (await m.client.get(f"{ADMIN}/{bad}", headers=m.admin)).status_code == 422, bad
 
 
 async def test_headers_claiming_a_tier_do_not_open_anything(membership: Membership, items):

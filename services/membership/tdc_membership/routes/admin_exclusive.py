@@ -16,7 +16,7 @@ from tdc_shared.db import Session
 from tdc_shared.envelope import ApiError, NotFound, Unprocessable, created, no_content, ok
 
 from ..deps import Db, Settings
-from ..models import ItemCreate, ItemTranslations, ItemUpdate
+from ..models import ItemCreate, ItemId, ItemTranslations, ItemUpdate
 from ..queries import exclusive as item_queries
 from ..queries import tiers as tier_queries
 
@@ -54,7 +54,7 @@ async def list_items(_: AdminUser, db: Db) -> JSONResponse:
 
 
 @router.get("/{item_id}", summary="One exclusive item")
-async def get_item(item_id: int, _: AdminUser, db: Db) -> JSONResponse:
+async def get_item(item_id: ItemId, _: AdminUser, db: Db) -> JSONResponse:
     async with db.session() as s:
         return ok(item_queries.admin_shape(await _load(s, item_id)))
 
@@ -70,7 +70,7 @@ async def create_item(body: ItemCreate, _: AdminUser, db: Db) -> JSONResponse:
 
 
 @router.put("/{item_id}", summary="Change the fields sent")
-async def update_item(item_id: int, body: ItemUpdate, _: AdminUser, db: Db) -> JSONResponse:
+async def update_item(item_id: ItemId, body: ItemUpdate, _: AdminUser, db: Db) -> JSONResponse:
     changes = _changes(body)
     async with db.transaction() as tx:
         await _load(tx, item_id)
@@ -81,7 +81,7 @@ async def update_item(item_id: int, body: ItemUpdate, _: AdminUser, db: Db) -> J
 
 
 @router.put("/{item_id}/translations", summary="Set texts per language (en edits the base row)")
-async def set_translations(item_id: int, body: ItemTranslations, _: AdminUser, db: Db) -> JSONResponse:
+async def set_translations(item_id: ItemId, body: ItemTranslations, _: AdminUser, db: Db) -> JSONResponse:
     translations: dict[str, dict[str, Any]] = {
         str(lang): text.model_dump(exclude_unset=True) for lang, text in body.translations.items()
     }
@@ -95,7 +95,7 @@ async def set_translations(item_id: int, body: ItemTranslations, _: AdminUser, d
 
 
 @router.delete("/{item_id}", status_code=204, summary="Delete an exclusive item and its file")
-async def delete_item(item_id: int, _: AdminUser, db: Db, settings: Settings) -> Response:
+async def delete_item(item_id: ItemId, _: AdminUser, db: Db, settings: Settings) -> Response:
     async with db.transaction() as tx:
         item = await _load(tx, item_id)
         await item_queries.delete(tx, item_id)
@@ -107,7 +107,7 @@ async def delete_item(item_id: int, _: AdminUser, db: Db, settings: Settings) ->
 
 @router.put("/{item_id}/file", summary="Attach a file (the raw request body); handed out only as signed links")
 async def put_file(
-    item_id: int,
+    item_id: ItemId,
     request: Request,
     _: AdminUser,
     db: Db,
@@ -148,7 +148,7 @@ async def put_file(
 
 
 @router.delete("/{item_id}/file", status_code=204, summary="Remove an item's file")
-async def delete_file(item_id: int, _: AdminUser, db: Db, settings: Settings) -> Response:
+async def delete_file(item_id: ItemId, _: AdminUser, db: Db, settings: Settings) -> Response:
     async with db.transaction() as tx:
         item = await _load(tx, item_id)
         await item_queries.set_file(tx, item_id, None, None, None, None)

@@ -13,6 +13,7 @@ from tdc_shared.i18n import Lang
 
 from ..deps import Db, Settings
 from ..gate import refusal
+from ..models import ItemId
 from ..queries import exclusive as item_queries
 from ..queries import tiers as tier_queries
 from ..settings import MembershipSettings
@@ -75,7 +76,7 @@ async def list_items(user: CurrentUser, db: Db, lang: Lang) -> JSONResponse:
 
 
 @router.get("/{item_id}", summary="One exclusive item, with its content when the caller's tier opens it")
-async def get_item(item_id: int, user: CurrentUser, db: Db, settings: Settings, lang: Lang) -> JSONResponse:
+async def get_item(item_id: ItemId, user: CurrentUser, db: Db, settings: Settings, lang: Lang) -> JSONResponse:
     async with db.session() as s:
         item = await item_queries.find_published(s, item_id)
     if item is None:

@@ -15,6 +15,7 @@ from tdc_shared.pagination import Pagination, paginated
 
 from .. import linking
 from ..deps import Db, Patreon, Settings
+from ..models import ItemId
 from ..queries import exclusive as item_queries
 from ..queries import supporters as supporter_queries
 from ..queries import tiers as tier_queries
@@ -63,7 +64,7 @@ async def patreon_callback(
 
 @router.get("/downloads/{item_id}", summary="An exclusive item's file, through a signed link that expires")
 async def download(
-    item_id: int,
+    item_id: ItemId,
     db: Db,
     settings: Settings,
     expires: Annotated[int, Query(ge=0, le=2**40)],
