@@ -191,6 +191,8 @@ async def test_an_interrupted_run_is_resumed_from_its_saved_cursor(m: Membership
     interrupted = await m.db.fetch_one("SELECT * FROM sync_runs ORDER BY id DESC LIMIT 1")
     assert interrupted["status"] == "running" and interrupted["pages"] == 1 and interrupted["next_cursor"]
     assert await due(m.db, m.app.state.settings), "an interrupted run is due at once"
+    watched = (await m.client.get(SYNC, headers=m.admin)).json()["data"]
+    assert watched["running"] is False and watched["runs"][0]["status"] == "running"
 
     result = await run(m)
     assert result["id"] == interrupted["id"] and result["resumed"] == 1 and result["status"] == "succeeded"
@@ -233,6 +235,7 @@ async def test_admins_start_a_run_and_watch_it(m: Membership, fresh: FakePatreon
             break
         await asyncio.sleep(0.02)
     assert status["runs"][0]["status"] == "succeeded" and status["configured"] is True
+    assert status["running"] is False and status["lease_expires_at"] is None
     assert {x.user_id for x in members} <= set(await active(m))
     for headers, code in (({}, 401), (m.headers(3), 403), (m.headers(4, role="staff"), 403)):
         assert (await m.client.post(SYNC, headers=headers)).status_code == code

@@ -19,7 +19,7 @@ from ..queries import exclusive as item_queries
 from ..queries import supporters as supporter_queries
 from ..queries import sync as sync_queries
 from ..queries import tiers as tier_queries
-from ..queries.common import iso_utc
+from ..queries.common import iso_utc, utc_now
 from ..queries.summary import summary as summary_query
 
 router = APIRouter(prefix="/api/v1/admin/patreon", tags=["admin: patreon"])
@@ -107,11 +107,14 @@ async def sync_status(_: AdminUser, db: Db, settings: Settings) -> JSONResponse:
     async with db.session() as s:
         runs = await sync_queries.recent(s)
         lease = await sync_queries.lease(s)
+    held = bool(lease and lease["holder"] and lease["expires_at"] and lease["expires_at"] > utc_now())
     return ok(
         {
             "configured": settings.can_read_members,
-            "running": any(r["status"] == "running" for r in runs[:1]),
-            "lease_expires_at": iso_utc(lease["expires_at"]) if lease and lease["holder"] else None,
+            # A replica holds an unexpired lease; a run left `running` without one was interrupted
+            # and waits for the next holder to resume it.
+            "running": held,
+            "lease_expires_at": iso_utc(lease["expires_at"]) if held and lease else None,
             "interval_seconds": settings.membership_reconcile_interval_seconds,
             "runs": runs,
         }
