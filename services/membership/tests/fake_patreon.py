@@ -178,8 +178,10 @@ class FakePatreon:
             "last_charge_date": member.last_charge_date,
             "last_charge_status": member.last_charge_status,
             "lifetime_support_cents": member.lifetime_support_cents,
+            "next_charge_date": "2023-04-08T00:00:00.000+00:00" if member.patron_status == "active_patron" else None,
             "note": "",
             "patron_status": member.patron_status,
+            "pledge_cadence": 1 if member.patron_status == "active_patron" else None,
             "pledge_relationship_start": member.pledge_relationship_start,
             "will_pay_amount_cents": member.entitled_cents,
         }
@@ -468,8 +470,8 @@ WEBHOOK_SECRET = "fake-webhook-secret"
 EVERY_FIELD = {
     "include": "currently_entitled_tiers,user",
     "fields[member]": "campaign_lifetime_support_cents,currently_entitled_amount_cents,email,full_name,is_follower,"
-    "last_charge_date,last_charge_status,lifetime_support_cents,note,patron_status,pledge_relationship_start,"
-    "will_pay_amount_cents",
+    "last_charge_date,last_charge_status,lifetime_support_cents,next_charge_date,note,patron_status,pledge_cadence,"
+    "pledge_relationship_start,will_pay_amount_cents",
     "fields[tier]": "amount_cents,created_at,description,published,title,url",
     "fields[user]": "full_name,first_name",
 }
