@@ -36,7 +36,7 @@ async def test_a_deleted_account_loses_its_link_and_personal_data(membership: Me
     event = Event(type="auth.user.deleted", source="auth", data={"user_id": user_id})
     await _publish(m, event)
     await _publish(m, event)  # delivered twice: handled once
-    for _ in range(500):
+    for _ in range(1500):
         row = await m.supporter(member.user_id)
         if row["user_id"] is None:
             break

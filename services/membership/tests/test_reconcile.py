@@ -178,7 +178,7 @@ async def test_an_interrupted_run_is_resumed_from_its_saved_cursor(m: Membership
     fresh.throttle_later_pages = 30
     task = asyncio.create_task(reconciler.run("schedule"))
     try:
-        for _ in range(500):
+        for _ in range(1500):
             if any(p.status == 429 for p in fresh.seen("/campaigns/777/members")[-1:]):
                 break
             await asyncio.sleep(0.02)
@@ -229,9 +229,10 @@ async def test_admins_start_a_run_and_watch_it(m: Membership, fresh: FakePatreon
     last = await m.db.fetch_value("SELECT COALESCE(MAX(id), 0) FROM sync_runs")
     started = await m.client.post(SYNC, headers=m.admin)
     assert started.status_code == 202 and started.json()["data"] == {"started": True}
-    for _ in range(500):
+    for _ in range(1500):
         status = (await m.client.get(SYNC, headers=m.admin)).json()["data"]
-        if status["runs"][0]["id"] > last and status["runs"][0]["status"] != "running":
+        # Finished, and the lease released (a moment after the run's row says so).
+        if status["runs"][0]["id"] > last and status["runs"][0]["status"] != "running" and not status["running"]:
             break
         await asyncio.sleep(0.02)
     assert status["runs"][0]["status"] == "succeeded" and status["configured"] is True
@@ -256,7 +257,7 @@ async def test_the_schedule_runs_when_due(mysql_url, amqp_url, db_prefix, bus_na
     )
     app = make_app(settings, signing_key)
     async with running(app):
-        for _ in range(1000):
+        for _ in range(1500):
             row = await app.state.db.fetch_one("SELECT run_trigger, status FROM sync_runs ORDER BY id LIMIT 1")
             if row and row["status"] == "succeeded":
                 break
