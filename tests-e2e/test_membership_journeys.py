@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import httpx2
 import pytest
 
 if TYPE_CHECKING:
@@ -52,7 +53,7 @@ async def link_patreon(api: httpx.AsyncClient, fake, user: dict[str, Any], patre
     started = await api.post("/api/v1/user/membership/patreon/link", headers=user["headers"])
     assert started.status_code == 200, started.text
     fake.login_as = patreon_user_id
-    async with httpx.AsyncClient() as browser:  # the browser at Patreon, which sends it back
+    async with httpx2.AsyncClient() as browser:  # the browser at Patreon, which sends it back
         at_patreon = await browser.get(started.json()["data"]["authorization_url"])
     assert at_patreon.status_code == 302, at_patreon.text
     back = urlsplit(at_patreon.headers["location"])
