@@ -179,6 +179,8 @@ class Reconciler:
             async with self.db.transaction() as tx:
                 if not await sync_queries.renew(tx, self.holder, self.lease_seconds):
                     raise LeaseLost()
+                # Every tier of the page before any supporter: the lock order webhooks use too.
+                await record_tiers(tx, [t for member in members for t in member.tiers])
                 changed = 0
                 for member in members:
                     applied = await apply_member(tx, member, read_at, run_id=run_id)

@@ -48,7 +48,8 @@ async def announce_tier(tx: Session, tier_id: str) -> None:
 async def record_tiers(tx: Session, tiers: tuple[TierInfo, ...] | list[TierInfo]) -> int:
     """Upsert Patreon's tiers; `membership.tier.updated` for each new or changed one."""
     changed = 0
-    for tier in tiers:
+    # In id order, so two transactions writing the same tiers take their locks in one order.
+    for tier in sorted(tiers, key=lambda t: t.id):
         if await tier_queries.upsert_from_patreon(tx, tier):
             await announce_tier(tx, tier.id)
             changed += 1

@@ -19,6 +19,10 @@ import json
 import logging
 import re
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from mysql.connector import errors as mysql_errors
 
 from tdc_shared.db import Database
 
@@ -42,6 +46,8 @@ MEMBER_TRIGGERS = frozenset(
         "members:pledge:delete",
     }
 )
+# Deadlock, lock wait timeout.
+LOCK_ERRORS = (1213, 1205)
 MEMBER_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
 
 
@@ -94,6 +100,23 @@ class WebhookIntake:
         except PatreonError as exc:
             log.warning("webhook %s: could not read member %s: %s", trigger, member_id, exc)
             return await self._log(Outcome(503, "deferred", str(exc)), trigger, True, **logged)
+        try:
+            return await self._apply(trigger, member_id, document, read_at, logged)
+        except mysql_errors.DatabaseError as exc:
+            if getattr(exc, "errno", None) not in LOCK_ERRORS:
+                raise
+            # Lost a lock race with a sync or another delivery: Patreon will deliver it again.
+            log.info("webhook %s for %s lost a lock race, deferred: %s", trigger, member_id, exc)
+            return await self._log(Outcome(503, "deferred", "busy, deliver again"), trigger, True, **logged)
+
+    async def _apply(
+        self,
+        trigger: str,
+        member_id: str,
+        document: dict[str, Any] | None,
+        read_at: datetime,
+        logged: dict[str, str],
+    ) -> Outcome:
         async with self.db.transaction() as tx:
             if document is None:
                 applied = await apply_member_deleted(tx, member_id, read_at)

@@ -19,27 +19,30 @@ def _base(row: dict[str, Any]) -> dict[str, Any]:
 
 
 async def upsert_from_patreon(tx: Session, tier: TierInfo) -> bool:
-    """Record Patreon's view of a tier; True when it is new or its title or amount changed."""
+    """Record Patreon's view of a tier; True when it is new or any of its Patreon columns
+    changed. An unchanged tier is only read, so busy syncs and webhooks do not queue on it."""
     row = await tx.fetch_one(
-        "SELECT patreon_title, amount_cents, published FROM tiers WHERE id = %s FOR UPDATE", (tier.id,)
+        "SELECT patreon_title, patreon_description, amount_cents, join_url, published FROM tiers WHERE id = %s",
+        (tier.id,),
     )
     if row is None:
-        await tx.execute(
-            "INSERT INTO tiers (id, patreon_title, patreon_description, amount_cents, join_url, published, synced_at)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s)",
-            (tier.id, tier.title, tier.description, tier.amount_cents, tier.url, tier.published, utc_now()),
+        return bool(
+            await tx.execute(
+                "INSERT IGNORE INTO tiers (id, patreon_title, patreon_description, amount_cents, join_url, published,"
+                " synced_at) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                (tier.id, tier.title, tier.description, tier.amount_cents, tier.url, tier.published, utc_now()),
+            )
         )
-        return True
+    columns = ("patreon_title", "patreon_description", "amount_cents", "join_url")
+    held = (*(row[c] for c in columns), bool(row["published"]))
+    if held == (tier.title, tier.description, tier.amount_cents, tier.url, tier.published):
+        return False
     await tx.execute(
         "UPDATE tiers SET patreon_title = %s, patreon_description = %s, amount_cents = %s, join_url = %s,"
         " published = %s, synced_at = %s WHERE id = %s",
         (tier.title, tier.description, tier.amount_cents, tier.url, tier.published, utc_now(), tier.id),
     )
-    return (row["patreon_title"], row["amount_cents"], bool(row["published"])) != (
-        tier.title,
-        tier.amount_cents,
-        tier.published,
-    )
+    return True
 
 
 async def ensure_placeholder(tx: Session, tier_id: str, amount_cents: int) -> bool:
