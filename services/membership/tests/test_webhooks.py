@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 from fake_patreon import fixture, sign
@@ -206,3 +207,19 @@ async def test_the_deliveries_log_is_for_admins_only(membership: Membership):
     assert (await m.client.get("/api/v1/admin/patreon/webhooks")).status_code == 401
     user = await m.client.get("/api/v1/admin/patreon/webhooks", headers=m.headers(5, role="staff"))
     assert user.status_code == 403 and user.json()["error"] == "Admin access required"
+
+
+async def test_concurrent_deliveries_for_one_member_have_one_effect(membership: Membership):
+    m = membership
+    member = m.member(["t-500"], cents=500)
+    bodies = [m.fake.webhook_body(member.member_id)]
+    member.entitled_cents = 501  # a later delivery of the same pledge, a different body
+    bodies.append(m.fake.webhook_body(member.member_id))
+    triggers = ["members:create", "members:pledge:create", "members:update", "members:pledge:update"]
+    responses = await asyncio.gather(*(m.deliver(member.member_id, triggers[i % 4], bodies[i % 2]) for i in range(12)))
+    assert all(r.status_code in (200, 503) for r in responses), [r.text for r in responses]
+    assert any(r.status_code == 200 for r in responses)
+    row = await m.supporter(member.user_id)
+    assert row["is_active"] == 1 and row["tier_id"] == "t-500" and row["entitled_cents"] == 501
+    assert len(await m.outbox("membership.supporter.activated", patreon_user_id=member.user_id)) == 1
+    assert await m.outbox("membership.supporter.tier_changed", patreon_user_id=member.user_id) == []
