@@ -37,6 +37,23 @@ def _load_stack_module():
 stack_module = _load_stack_module()
 
 
+def _load_fake_patreon():
+    path = ROOT / "services" / "membership" / "tests" / "fake_patreon.py"
+    spec = importlib.util.spec_from_file_location("tdc_fake_patreon", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def fake_patreon() -> Iterator[Any]:
+    """The membership tests' fake Patreon over real HTTP; the stack's membership points at it."""
+    server = _load_fake_patreon().FakePatreon().start()
+    yield server
+    server.stop()
+
+
 class RunningStack:
     def __init__(self, stack, amqp_url: str, namespace: str, admin_email: str, admin_password: str) -> None:
         self._stack = stack
@@ -95,7 +112,7 @@ async def _drop_accounts(root_url: str, accounts: list[str]) -> None:
 
 
 @pytest.fixture(scope="session")
-def stack(mysql_url: str, amqp_url: str, db_prefix: str, tmp_path_factory) -> Iterator[RunningStack]:
+def stack(mysql_url: str, amqp_url: str, db_prefix: str, tmp_path_factory, fake_patreon) -> Iterator[RunningStack]:
     namespace = f"e2e{uuid.uuid4().hex[:8]}"
     admin_email = f"admin-{namespace}@example.com"
     admin_password = f"pw-{uuid.uuid4().hex}"
@@ -118,6 +135,7 @@ def stack(mysql_url: str, amqp_url: str, db_prefix: str, tmp_path_factory) -> It
     services = stack_module.discover_services()
     names = ["gateway", *services]
     ports = {name: stack_module.free_port() for name in names}
+    env.update(fake_patreon.stack_env(f"http://127.0.0.1:{ports['gateway']}"))
     log_file = tmp_path_factory.mktemp("stack") / "stack.log"
     service_env = service_accounts(mysql_url, env["TDC_DB_PREFIX"], services, tmp_path_factory.mktemp("initdb"))
     env["TDC_AUTH_PUBLIC_URL"] = f"http://127.0.0.1:{ports['gateway']}"

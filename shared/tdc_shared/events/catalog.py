@@ -43,7 +43,7 @@ EVENTS: dict[str, EventSpec] = {
         EventSpec(
             "auth.user.registered",
             "auth",
-            ("notification", "membership"),
+            ("notification",),
             ("user_id", "email", "username", "language"),
             "A new account was created.",
         ),
@@ -64,7 +64,7 @@ EVENTS: dict[str, EventSpec] = {
         EventSpec(
             "auth.user.updated",
             "auth",
-            ("notification", "membership"),
+            ("notification",),
             ("user_id", "email", "username", "display_name", "language", "is_active", "email_verified"),
             "Profile or account state changed.",
         ),
@@ -247,7 +247,8 @@ EVENTS: dict[str, EventSpec] = {
             "membership",
             ("auth", "notification"),
             ("user_id", "patreon_user_id", "tier_id", "amount_cents", "patron_status"),
-            "A supporter stopped supporting (pledge deleted, declined, former patron, or unlinked).",
+            "A supporter stopped supporting (pledge deleted, declined, former patron, or unlinked);"
+            " tier_id and amount_cents are the standing that ended.",
         ),
         EventSpec(
             "membership.tier.updated",
