@@ -1,0 +1,175 @@
+"""The tier in the token, end to end: a member links Patreon, a signed webhook makes them a
+patron, their next access token carries `patreon_tier` and `patreon_cents`, an exclusive item
+opens; a pledge deletion takes the claims away at the next refresh and the item closes again.
+
+Needs auth to consume membership.supporter.* (the auth side of issue 14). Drop this file into
+tests-e2e/; it uses the e2e fixtures (stack, api, bus, fake_patreon) and repeats the few
+helpers of test_membership_journeys.py (test modules cannot import each other here).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+import uuid
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import httpx2
+import pytest
+
+if TYPE_CHECKING:
+    from conftest import BusListener
+
+pytestmark = pytest.mark.e2e
+
+PASSWORD = "patrons of the night cave"
+
+
+async def sign_in_new_user(api: httpx.AsyncClient) -> dict[str, Any]:
+    email = f"patron-{uuid.uuid4().hex[:12]}@example.com"
+    registered = await api.post(
+        "/api/v1/auth/register",
+        json={"email": email, "username": f"patron_{uuid.uuid4().hex[:10]}", "password": PASSWORD},
+    )
+    assert registered.status_code == 202, registered.text  # the same answer for known and new addresses
+    session = await api.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
+    assert session.status_code == 200, session.text
+    data = session.json()["data"]
+    # Registration no longer says who was created; the token's subject does.
+    payload = data["access_token"].split(".")[1]
+    user_id = int(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["sub"])
+    return {**data, "id": user_id, "headers": {"Authorization": f"Bearer {data['access_token']}"}}
+
+
+async def admin_headers(stack, api: httpx.AsyncClient) -> dict[str, str]:
+    response = await api.post("/api/v1/auth/login", json={"email": stack.admin_email, "password": stack.admin_password})
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['data']['access_token']}"}
+
+
+def webhook(fake, member_id: str, trigger: str) -> tuple[bytes, dict[str, str]]:
+    body = fake.webhook_body(member_id)
+    secret = fake.stack_env("")["TDC_MEMBERSHIP_PATREON_WEBHOOK_SECRET"]
+    signature = hmac.new(secret.encode(), body, hashlib.md5).hexdigest()
+    return body, {"X-Patreon-Event": trigger, "X-Patreon-Signature": signature, "Content-Type": "application/json"}
+
+
+async def link_patreon(api: httpx.AsyncClient, fake, user: dict[str, Any], patreon_user_id: str) -> dict[str, str]:
+    started = await api.post("/api/v1/user/membership/patreon/link", headers=user["headers"])
+    assert started.status_code == 200, started.text
+    fake.login_as = patreon_user_id
+    async with httpx2.AsyncClient() as browser:  # the browser at Patreon, which sends it back
+        at_patreon = await browser.get(started.json()["data"]["authorization_url"])
+    assert at_patreon.status_code == 302, at_patreon.text
+    back = urlsplit(at_patreon.headers["location"])
+    assert f"{back.scheme}://{back.netloc}" == str(api.base_url).rstrip("/"), "Patreon returns to the gateway"
+    landed = await api.get(f"{back.path}?{back.query}")
+    assert landed.status_code == 303, landed.text
+    return {k: v[0] for k, v in parse_qs(urlsplit(landed.headers["location"]).query).items()}
+
+
+async def standing(api: httpx.AsyncClient, user: dict[str, Any]) -> dict[str, Any]:
+    response = await api.get("/api/v1/user/membership", headers=user["headers"])
+    assert response.status_code == 200, response.text
+    return response.json()["data"]
+
+
+async def sync_tiers(stack, api: httpx.AsyncClient) -> None:
+    admin = await admin_headers(stack, api)
+    started = await api.post("/api/v1/admin/patreon/sync", headers=admin)
+    assert started.status_code in (202, 409), started.text
+    for _ in range(300):
+        runs = (await api.get("/api/v1/admin/patreon/sync", headers=admin)).json()["data"]["runs"]
+        if runs and runs[0]["status"] != "running":
+            assert runs[0]["status"] == "succeeded", runs[0]
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("the reconciliation did not finish")
+
+
+def claims_of(access_token: str) -> dict[str, Any]:
+    payload = access_token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
+async def refreshed(api: httpx.AsyncClient, user: dict[str, Any]) -> dict[str, Any]:
+    """Rotate the user's tokens; returns the new access token's claims."""
+    response = await api.post("/api/v1/auth/refresh", json={"refresh_token": user["refresh_token"]})
+    assert response.status_code == 200, response.text
+    data = response.json()["data"]
+    user["refresh_token"] = data["refresh_token"]
+    user["access_token"] = data["access_token"]
+    user["headers"] = {"Authorization": f"Bearer {data['access_token']}"}
+    return claims_of(data["access_token"])
+
+
+async def refresh_until(api: httpx.AsyncClient, user: dict[str, Any], wanted) -> dict[str, Any]:
+    """Auth applies membership's event shortly after it is published: refresh until it has."""
+    for _ in range(100):
+        claims = await refreshed(api, user)
+        if wanted(claims):
+            return claims
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"the token never showed the change: {claims}")
+
+
+async def test_the_tier_travels_in_the_token_and_opens_exclusive_items(
+    stack, api: httpx.AsyncClient, bus: BusListener, fake_patreon
+):
+    fake = fake_patreon
+    fake.add_tier("tok-300", "Ember", 300)
+    fake.add_tier("tok-900", "Bonfire", 900)
+    await sync_tiers(stack, api)
+    admin = await admin_headers(stack, api)
+    items = {}
+    for name, tier in (("ember", "tok-300"), ("bonfire", "tok-900")):
+        created = await api.post(
+            "/api/v1/admin/patreon/exclusive",
+            json={"kind": "post", "title": f"For {name}", "body": f"{name} secrets", "required_tier_id": tier},
+            headers=admin,
+        )
+        assert created.status_code == 201, created.text
+        items[name] = f"/api/v1/exclusive/{created.json()['data']['id']}"
+
+    user = await sign_in_new_user(api)
+    assert "patreon_tier" not in claims_of(user["access_token"])
+    patreon_user, member_id = str(uuid.uuid4().int % 10**9), str(uuid.uuid4())
+    fake.new_member(member_id, patreon_user)
+    assert await link_patreon(api, fake, user, patreon_user) == {"patreon": "linked"}
+    refused = await api.get(items["ember"], headers=user["headers"])
+    assert refused.status_code == 403 and refused.json()["error"] == "Patreon supporter status required"
+
+    member = fake.members[member_id]
+    member.patron_status, member.tier_ids, member.entitled_cents = "active_patron", ["tok-300"], 300
+    body, headers = webhook(fake, member_id, "members:pledge:create")
+    assert (await api.post("/api/v1/webhooks/patreon", content=body, headers=headers)).status_code == 200
+    await bus.expect("membership.supporter.activated", user_id=user["id"])
+    claims = await refresh_until(api, user, lambda c: c.get("patreon_tier") == "tok-300")
+    assert claims["patreon_cents"] == 300
+    opened = await api.get(items["ember"], headers=user["headers"])
+    assert opened.status_code == 200 and opened.json()["data"]["content"]["body"] == "ember secrets"
+    higher = await api.get(items["bonfire"], headers=user["headers"])
+    assert higher.status_code == 403 and higher.json()["error"] == "Higher Patreon tier required"
+
+    # An upgrade opens the pricier item at the next refresh.
+    member.tier_ids, member.entitled_cents = ["tok-900"], 900
+    body, headers = webhook(fake, member_id, "members:pledge:update")
+    assert (await api.post("/api/v1/webhooks/patreon", content=body, headers=headers)).status_code == 200
+    claims = await refresh_until(api, user, lambda c: c.get("patreon_tier") == "tok-900")
+    assert claims["patreon_cents"] == 900
+    assert (await api.get(items["bonfire"], headers=user["headers"])).status_code == 200
+
+    # The pledge is deleted: the claims go at the next refresh, and the items close.
+    member.patron_status, member.tier_ids, member.entitled_cents = "former_patron", [], 0
+    body, headers = webhook(fake, member_id, "members:pledge:delete")
+    assert (await api.post("/api/v1/webhooks/patreon", content=body, headers=headers)).status_code == 200
+    assert (await standing(api, user))["active"] is False
+    claims = await refresh_until(api, user, lambda c: "patreon_tier" not in c)
+    assert "patreon_cents" not in claims
+    closed = await api.get(items["ember"], headers=user["headers"])
+    assert closed.status_code == 403 and closed.json()["error"] == "Patreon supporter status required"
