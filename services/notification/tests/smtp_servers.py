@@ -54,7 +54,7 @@ class Handler:
             self.data_commands += 1
             if self.behaviour.drop_first > 0:
                 self.behaviour.drop_first -= 1
-                session.transport.close()  # mid-DATA: the message was sent, no reply ever comes
+                server.transport.close()  # mid-DATA: the message was sent, no reply ever comes
                 return "250 never seen"
             if self.behaviour.replies:
                 reply = self.behaviour.replies.pop(0)

@@ -108,6 +108,7 @@ async def record_attempt(
 ) -> None:
     """One attempt's result. `retry_at` set: back to pending then; else `outcome` is final."""
     reply = reply[:1000]
+    error = f"{code} {reply}"[:1000] if code is not None else reply
     await tx.execute(
         "INSERT INTO mail_attempts (mail_id, attempted_at, outcome, smtp_code, smtp_reply) VALUES (%s, %s, %s, %s, %s)",
         (mail_id, now, "retry" if retry_at is not None else outcome, code, reply),
@@ -118,7 +119,7 @@ async def record_attempt(
             " lease_until = NULL, smtp_started_at = NULL, last_error = %s, message_id = %s,"
             " subject = COALESCE(%s, subject)"
             " WHERE id = %s AND claim_token = %s",
-            (retry_at, reply, message_id, subject, mail_id, token),
+            (retry_at, error, message_id, subject, mail_id, token),
         )
         return
     # Final either way: a security link is not kept readable once it has left (or never will).
@@ -132,7 +133,7 @@ async def record_attempt(
             outcome,
             outcome,
             now,
-            None if outcome == "sent" else reply,
+            None if outcome == "sent" else error,
             message_id,
             subject,
             *SECURITY_KINDS,
