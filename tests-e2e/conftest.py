@@ -91,7 +91,18 @@ async def _drop_accounts(root_url: str, accounts: list[str]) -> None:
 
 
 @pytest.fixture(scope="session")
-def stack(mysql_url: str, amqp_url: str, db_prefix: str, tmp_path_factory) -> Iterator[RunningStack]:
+def mail_sink(tmp_path_factory) -> Iterator[Any]:
+    """The SMTP sink of deploy/local/mail_sink.py: the stack's notification service mails it."""
+    spec = importlib.util.spec_from_file_location("tdc_mail_sink", ROOT / "deploy" / "local" / "mail_sink.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    sink = module.MailSink(tmp_path_factory.mktemp("mail"), echo=False).start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(mysql_url: str, amqp_url: str, db_prefix: str, tmp_path_factory, mail_sink) -> Iterator[RunningStack]:
     namespace = f"e2e{uuid.uuid4().hex[:8]}"
     admin_email = f"admin-{namespace}@example.com"
     admin_password = f"pw-{uuid.uuid4().hex}"
@@ -107,6 +118,7 @@ def stack(mysql_url: str, amqp_url: str, db_prefix: str, tmp_path_factory) -> It
             "TDC_BOOTSTRAP_ADMIN_EMAIL": admin_email,
             "TDC_BOOTSTRAP_ADMIN_PASSWORD": admin_password,
             "TDC_LOG_LEVEL": "WARNING",
+            "TDC_NOTIFICATION_SMTP_URL": mail_sink.url,
         }
     )
     services = stack_module.discover_services()
