@@ -20,9 +20,10 @@ CREATE TABLE IF NOT EXISTS mails (
     message_id VARCHAR(255) NULL,
     claim_token CHAR(32) NULL,
     lease_until DATETIME(6) NULL,
-    -- Set (in the same commit as the previous mail's outcome) just before the SMTP exchange:
-    -- a row found `sending` with it set after a crash may have been delivered.
-    smtp_started_at DATETIME(6) NULL,
+    -- The row's place in its claimed batch: a lane sends the batch in this order and commits
+    -- each outcome before it begins the next, so after a crash the first row still `sending`
+    -- is the one that may have reached the relay, and the later ones never began.
+    claim_seq SMALLINT UNSIGNED NULL,
     last_error VARCHAR(1000) NULL,
     created_at DATETIME(6) NOT NULL,
     sent_at DATETIME(6) NULL,

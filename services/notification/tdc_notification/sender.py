@@ -1,13 +1,15 @@
 """The sender: claims due mail with SKIP LOCKED, renders it, hands it to the relay, records it.
 
-Every replica runs one. A batch is claimed in one short transaction (status `sending`, a
-random claim token, a lease). Then, mail by mail: the SMTP exchange, and one commit that
-records its outcome *and* marks the next mail's exchange as begun. So at any moment at most
-one mail per sender is in the state "the relay may have it and the database does not know":
-if the process dies right after the relay's 250 and before that commit, the row is found
-`sending` with `smtp_started_at` set once its lease runs out, and it is marked failed
-("outcome unknown") rather than sent again. Rows of the batch not yet begun go back to the
-queue. See the README for why SMTP cannot close that last window.
+Every replica runs a few senders, one per SMTP connection (lanes). A lane claims a batch in
+one short transaction (status `sending`, a random claim token, a lease, each row numbered in
+sending order). Then, mail by mail: the SMTP exchange, then one commit of its outcome, before
+the next mail begins. So at any moment at most one mail per lane is in the state "the relay
+may have it and the database does not know": if the process dies after the relay's 250 and
+before that commit, the row is the first of its batch still `sending` once the lease runs
+out, and it is marked failed ("outcome unknown") rather than sent again; the rows after it
+never began and go back to the queue. A lane whose claim was taken away (its lease ran out
+while it was slow) learns it from its next commit and stops. See the README for why SMTP
+cannot close that last window.
 """
 
 from __future__ import annotations
@@ -48,6 +50,8 @@ class Sender:
     async def run(self) -> None:
         poll = self.settings.notification_sender_poll_seconds
         while not self.stopping:
+            # Cleared before looking, so a mail queued while this lane sends is not missed.
+            self.notifier.woken.clear()
             try:
                 await self._recover_now_and_then()
                 if await self.send_batch():
@@ -56,7 +60,6 @@ class Sender:
                 log.warning("sender %s: database unavailable: %s", self.name, exc)
             except Exception:
                 log.exception("sender %s: unexpected failure", self.name)
-            self.notifier.woken.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.notifier.woken.wait(), poll)
 
@@ -79,8 +82,6 @@ class Sender:
             ids = await mails.claim(
                 tx, now=now, limit=self.settings.notification_sender_batch, token=token, lease_until=lease
             )
-            if ids:
-                await mails.start_smtp(tx, ids[0], token, now)
         if not ids:
             return 0
         async with self.db.session() as s:
@@ -91,12 +92,12 @@ class Sender:
             attempted += 1
             following = rows[index + 1 :]
             async with self.db.transaction() as tx:
-                await self._record(tx, row, token, outcome, message_id, subject)
-                if following and self.stopping:
-                    await mails.release(tx, [int(r["id"]) for r in following], token)
+                held = await self._record(tx, row, token, outcome, message_id, subject)
+                if not held:
+                    log.warning("sender %s: lost the claim of its batch (its lease ran out)", self.name)
                     following = []
-                elif following and not await mails.start_smtp(tx, int(following[0]["id"]), token, clock.now()):
-                    log.warning("sender %s: lost the claim of its batch (lease ran out)", self.name)
+                elif following and self.stopping:
+                    await mails.release(tx, [int(r["id"]) for r in following], token)
                     following = []
             if not following:
                 break
@@ -133,7 +134,7 @@ class Sender:
             return Outcome("failed", None, f"cannot build the mail: {type(exc).__name__}: {exc}"), message_id, ""
         return await self.mailer.send(message), message_id, rendered.subject
 
-    async def _record(self, tx: Any, row: Row, token: str, outcome: Outcome, message_id: str, subject: str) -> None:
+    async def _record(self, tx: Any, row: Row, token: str, outcome: Outcome, message_id: str, subject: str) -> bool:
         now = self.notifier.clock.now()
         attempt = int(row["attempts"]) + 1
         retry_at = None
@@ -144,7 +145,7 @@ class Sender:
             )
             retry_at = now + timedelta(seconds=delay * random.uniform(0.8, 1.0))
         final = "sent" if outcome.result == "sent" else "failed"
-        await mails.record_attempt(
+        held = await mails.record_attempt(
             tx,
             int(row["id"]),
             token=token,
@@ -156,8 +157,9 @@ class Sender:
             message_id=message_id,
             subject=subject or None,
         )
-        if final == "sent":
+        if held and final == "sent":
             self.sent += 1
+        return held
 
 
 def sender_component(mailer_factory: Any = None) -> Any:
@@ -172,21 +174,33 @@ def sender_component(mailer_factory: Any = None) -> Any:
         from .smtp import SmtpTarget
 
         settings = notifier.settings
-        mailer = Mailer(SmtpTarget.parse(settings.notification_smtp_url), settings.notification_smtp_timeout_seconds)
-        sender = Sender(app.state.db, notifier, mailer, name=f"{settings.service_name}-{uuid.uuid4().hex[:6]}")
-        app.state.sender = sender
-        task = asyncio.create_task(sender.run(), name="notification-sender")
+        target = SmtpTarget.parse(settings.notification_smtp_url)
+        replica = f"{settings.service_name}-{uuid.uuid4().hex[:6]}"
+        lanes = [
+            Sender(
+                app.state.db,
+                notifier,
+                Mailer(target, settings.notification_smtp_timeout_seconds),
+                name=f"{replica}/{n}",
+            )
+            for n in range(settings.notification_sender_connections)
+        ]
+        app.state.senders = lanes
+        tasks = [asyncio.create_task(lane.run(), name=f"notification-sender-{lane.name}") for lane in lanes]
         try:
-            yield sender
+            yield lanes
         finally:
-            sender.stopping = True
+            for lane in lanes:
+                lane.stopping = True
             notifier.wake()
-            try:
-                await asyncio.wait_for(asyncio.shield(task), 15)
-            except TimeoutError:
+            # Each lane finishes the mail it is sending and gives the rest of its batch back.
+            _, late = await asyncio.wait(tasks, timeout=15)
+            for task in late:
                 task.cancel()
+            for task in late:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-            await mailer.close()
+            for lane in lanes:
+                await lane.mailer.close()
 
     return component

@@ -35,6 +35,9 @@ class NotificationSettings(ServiceSettings):
     # The sender: each replica runs one, claiming due rows with SKIP LOCKED.
     notification_sender_enabled: bool = True
     notification_sender_batch: int = Field(20, ge=1, le=500)
+    # SMTP connections per replica, each a lane that claims and sends on its own. Each lane has
+    # at most one mail in the "relay has it, the database does not know yet" state.
+    notification_sender_connections: int = Field(4, ge=1, le=16)
     notification_sender_poll_seconds: float = Field(1.0, gt=0)
     # A claimed batch must be finished within this; a replica that died holding it is found after.
     notification_sender_lease_seconds: float = Field(300.0, gt=0)

@@ -12,10 +12,16 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from email.message import EmailMessage
+from email.message import Message
+from email.policy import compat32
+from email.utils import parseaddr
 from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
+
+# Serialized here rather than by aiosmtplib, whose compat32 generator folds header lines at 78
+# characters: a folded List-Unsubscribe URL breaks one-click unsubscribe in mail clients.
+WIRE_POLICY = compat32.clone(max_line_length=998, linesep="\r\n")
 
 SCHEMES = {"smtp": (25, False, False), "smtp+starttls": (587, False, True), "smtps": (465, True, False)}
 
@@ -88,10 +94,11 @@ class Mailer:
         self._client = client
         return client
 
-    async def send(self, message: EmailMessage) -> Outcome:
+    async def send(self, message: Message) -> Outcome:
         try:
             client = await self._connected()
-            errors, response = await client.send_message(message)
+            sender = parseaddr(str(message["From"]))[1]
+            errors, response = await client.sendmail(sender, [str(message["To"])], message.as_bytes(policy=WIRE_POLICY))
         except aiosmtplib.SMTPRecipientsRefused as exc:
             refused = exc.recipients[0] if exc.recipients else None
             if refused is None:

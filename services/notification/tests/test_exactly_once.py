@@ -50,8 +50,8 @@ async def test_a_sender_that_died_mid_batch_never_resends_the_mail_it_was_sendin
     await _queue_resets(service, 3)
     now = service.clock.now()
     async with service.db.transaction() as tx:
+        # Claimed; the first one handed to the relay ... and then the process was killed.
         ids = await mails.claim(tx, now=now, limit=10, token="d" * 32, lease_until=now + timedelta(seconds=60))
-        await mails.start_smtp(tx, ids[0], "d" * 32, now)  # ... and then the process was killed
     sender = service.sender(sink.url)
     assert await sender.send_batch() == 0  # all three are held by the dead claim
     service.clock.advance(61)
@@ -59,7 +59,7 @@ async def test_a_sender_that_died_mid_batch_never_resends_the_mail_it_was_sendin
         assert await mails.recover_expired(tx, service.clock.now()) == 3
     while await sender.send_batch():
         pass
-    # The two never begun are sent; the one whose SMTP exchange had begun is not sent again.
+    # The two never begun are sent; the one whose SMTP exchange may have begun is not sent again.
     assert sorted(r.to[0] for r in sink.received) == ["r1@example.com", "r2@example.com"]
     [unknown] = await service.mails(id=ids[0])
     assert unknown["status"] == "failed" and "outcome unknown" in unknown["last_error"]
@@ -128,3 +128,30 @@ async def test_a_gated_post_gets_the_teaser_and_only_opted_in_verified_readers_g
     assert mail.to == ["in@example.com"] and mail.subject == "Nuevo en el blog: Noche de socios"
     text = mail.part("plain")
     assert "A look" in text and "https://club.test/blog/members-night" in text and "inicia sesión" in text
+
+
+async def test_a_lane_whose_claim_ran_out_stops_and_nothing_is_sent_twice(service: Service, sink: SmtpServer):
+    await _queue_resets(service, 4)
+    service.settings.notification_sender_lease_seconds = 60
+    slow = service.sender(sink.url, "slow")
+    original = slow._deliver
+
+    async def deliver_then_stall(row):
+        result = await original(row)
+        if row["id"] == first_id:
+            # While this lane was stuck, its lease ran out and another replica recovered the claim.
+            service.clock.advance(61)
+            async with service.db.transaction() as tx:
+                await mails.recover_expired(tx, service.clock.now())
+        return result
+
+    first_id = int((await service.mails())[0]["id"])
+    slow._deliver = deliver_then_stall
+    assert await slow.send_batch() == 1  # it learnt from its commit that the claim was gone
+    other = service.sender(sink.url, "other")
+    while await other.send_batch():
+        pass
+    addresses = [r.to[0] for r in sink.received]
+    assert sorted(addresses) == [f"r{n}@example.com" for n in range(4)]  # each exactly once
+    [first] = await service.mails(id=first_id)
+    assert first["status"] == "failed" and "outcome unknown" in first["last_error"]

@@ -56,7 +56,8 @@ async def enqueue(
 
 
 async def claim(tx: Session, *, now: datetime, limit: int, token: str, lease_until: datetime) -> list[int]:
-    """Due rows nobody else holds, most urgent first; marked `sending` under our token."""
+    """Due rows nobody else holds, most urgent first; marked `sending` under our token, numbered
+    in the order they will be sent."""
     rows = await tx.fetch_all(
         "SELECT id FROM mails WHERE status = 'pending' AND due_at <= %s ORDER BY priority, due_at, id LIMIT %s"
         " FOR UPDATE SKIP LOCKED",
@@ -64,10 +65,11 @@ async def claim(tx: Session, *, now: datetime, limit: int, token: str, lease_unt
     )
     ids = [int(r["id"]) for r in rows]
     if ids:
+        marks = placeholders(len(ids))
         await tx.execute(
-            "UPDATE mails SET status = 'sending', claim_token = %s, lease_until = %s, smtp_started_at = NULL"  # noqa: S608 (placeholders only)
-            f" WHERE id IN ({placeholders(len(ids))})",
-            (token, lease_until, *ids),
+            "UPDATE mails SET status = 'sending', claim_token = %s, lease_until = %s,"  # noqa: S608 (placeholders only)
+            f" claim_seq = FIELD(id, {marks}) WHERE id IN ({marks})",
+            (token, lease_until, *ids, *ids),
         )
     return ids
 
@@ -83,16 +85,6 @@ async def for_sending(tx: Session, ids: list[int]) -> list[Row]:
     return [by_id[i] for i in ids if i in by_id]
 
 
-async def start_smtp(tx: Session, mail_id: int, token: str, now: datetime) -> bool:
-    """Mark the SMTP exchange as begun; False when the claim was lost (lease ran out)."""
-    return bool(
-        await tx.execute(
-            "UPDATE mails SET smtp_started_at = %s WHERE id = %s AND claim_token = %s AND status = 'sending'",
-            (now, mail_id, token),
-        )
-    )
-
-
 async def record_attempt(
     tx: Session,
     mail_id: int,
@@ -105,8 +97,9 @@ async def record_attempt(
     retry_at: datetime | None,
     message_id: str,
     subject: str | None,
-) -> None:
-    """One attempt's result. `retry_at` set: back to pending then; else `outcome` is final."""
+) -> bool:
+    """One attempt's result. `retry_at` set: back to pending then; else `outcome` is final.
+    False when the claim was lost meanwhile (its lease ran out): the lane stops its batch."""
     reply = reply[:1000]
     error = f"{code} {reply}"[:1000] if code is not None else reply
     await tx.execute(
@@ -114,32 +107,38 @@ async def record_attempt(
         (mail_id, now, "retry" if retry_at is not None else outcome, code, reply),
     )
     if retry_at is not None:
-        await tx.execute(
-            "UPDATE mails SET status = 'pending', attempts = attempts + 1, due_at = %s, claim_token = NULL,"
-            " lease_until = NULL, smtp_started_at = NULL, last_error = %s, message_id = %s,"
-            " subject = COALESCE(%s, subject)"
-            " WHERE id = %s AND claim_token = %s",
-            (retry_at, error, message_id, subject, mail_id, token),
+        return (
+            await tx.execute(
+                "UPDATE mails SET status = 'pending', attempts = attempts + 1, due_at = %s, claim_token = NULL,"
+                " lease_until = NULL, claim_seq = NULL, last_error = %s, message_id = %s,"
+                " subject = COALESCE(%s, subject)"
+                " WHERE id = %s AND claim_token = %s",
+                (retry_at, error, message_id, subject, mail_id, token),
+            )
+            == 1
         )
-        return
     # Final either way: a security link is not kept readable once it has left (or never will).
-    await tx.execute(
-        "UPDATE mails SET status = %s, attempts = attempts + 1, claim_token = NULL, lease_until = NULL,"  # noqa: S608 (placeholders only)
-        " sent_at = CASE WHEN %s = 'sent' THEN %s ELSE sent_at END, last_error = %s, message_id = %s,"
-        " subject = COALESCE(%s, subject),"
-        f" context = CASE WHEN kind IN ({_SECURITY_IN}) THEN NULL ELSE context END"
-        " WHERE id = %s AND claim_token = %s",
-        (
-            outcome,
-            outcome,
-            now,
-            None if outcome == "sent" else error,
-            message_id,
-            subject,
-            *SECURITY_KINDS,
-            mail_id,
-            token,
-        ),
+    return (
+        await tx.execute(
+            "UPDATE mails SET status = %s, attempts = attempts + 1, claim_token = NULL, lease_until = NULL,"  # noqa: S608 (placeholders only)
+            " claim_seq = NULL,"
+            " sent_at = CASE WHEN %s = 'sent' THEN %s ELSE sent_at END, last_error = %s, message_id = %s,"
+            " subject = COALESCE(%s, subject),"
+            f" context = CASE WHEN kind IN ({_SECURITY_IN}) THEN NULL ELSE context END"
+            " WHERE id = %s AND claim_token = %s",
+            (
+                outcome,
+                outcome,
+                now,
+                None if outcome == "sent" else error,
+                message_id,
+                subject,
+                *SECURITY_KINDS,
+                mail_id,
+                token,
+            ),
+        )
+        == 1
     )
 
 
@@ -147,25 +146,28 @@ async def release(tx: Session, ids: list[int], token: str) -> None:
     """Rows claimed but not begun (the sender is stopping): back to the queue as they were."""
     if ids:
         await tx.execute(
-            "UPDATE mails SET status = 'pending', claim_token = NULL, lease_until = NULL"  # noqa: S608 (placeholders only)
-            f" WHERE claim_token = %s AND smtp_started_at IS NULL AND id IN ({placeholders(len(ids))})",
+            "UPDATE mails SET status = 'pending', claim_token = NULL, lease_until = NULL, claim_seq = NULL"  # noqa: S608 (placeholders only)
+            f" WHERE claim_token = %s AND status = 'sending' AND id IN ({placeholders(len(ids))})",
             (token, *ids),
         )
 
 
 async def recover_expired(tx: Session, now: datetime) -> int:
-    """Claims whose sender died. Not begun: back to pending. Begun: the relay may have the mail,
-    so it is not sent again (that would be the duplicate): failed, for an admin to judge."""
+    """Claims whose lane died. Its first row still `sending` may be with the relay, so it is not
+    sent again (that would be the duplicate): failed, "outcome unknown", for an admin to judge.
+    The rows after it never began: back to pending."""
     unknown = await tx.execute(
-        "UPDATE mails SET status = 'failed', attempts = attempts + 1, claim_token = NULL, lease_until = NULL,"  # noqa: S608 (placeholders only)
-        " last_error = 'outcome unknown: the sender stopped during the SMTP exchange',"
-        f" context = CASE WHEN kind IN ({_SECURITY_IN}) THEN NULL ELSE context END"
-        " WHERE status = 'sending' AND lease_until < %s AND smtp_started_at IS NOT NULL",
-        (*SECURITY_KINDS, now),
+        "UPDATE mails m JOIN (SELECT claim_token, MIN(claim_seq) AS first FROM mails"  # noqa: S608 (placeholders only)
+        "   WHERE status = 'sending' AND lease_until < %s GROUP BY claim_token) f"
+        " ON m.claim_token = f.claim_token AND m.claim_seq = f.first"
+        " SET m.status = 'failed', m.attempts = m.attempts + 1, m.claim_token = NULL, m.lease_until = NULL,"
+        " m.claim_seq = NULL, m.last_error = 'outcome unknown: the sender stopped during the SMTP exchange',"
+        f" m.context = CASE WHEN m.kind IN ({_SECURITY_IN}) THEN NULL ELSE m.context END",
+        (now, *SECURITY_KINDS),
     )
     back = await tx.execute(
-        "UPDATE mails SET status = 'pending', claim_token = NULL, lease_until = NULL"
-        " WHERE status = 'sending' AND lease_until < %s AND smtp_started_at IS NULL",
+        "UPDATE mails SET status = 'pending', claim_token = NULL, lease_until = NULL, claim_seq = NULL"
+        " WHERE status = 'sending' AND lease_until < %s",
         (now,),
     )
     return unknown + back
