@@ -58,6 +58,9 @@ async def enqueue(
 async def claim(tx: Session, *, now: datetime, limit: int, token: str, lease_until: datetime) -> list[int]:
     """Due rows nobody else holds, most urgent first; marked `sending` under our token, numbered
     in the order they will be sent."""
+    # Read committed: no gap locks on the index ranges scanned, which would make every lane's
+    # outcome commit (moving its row out of `pending`) wait for the others' claims.
+    await tx.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
     rows = await tx.fetch_all(
         "SELECT id FROM mails WHERE status = 'pending' AND due_at <= %s ORDER BY priority, due_at, id LIMIT %s"
         " FOR UPDATE SKIP LOCKED",
