@@ -96,7 +96,8 @@ def build_message(
     message = MIMEMultipart("alternative")
     message["From"] = mail_from
     message["To"] = to
-    message["Subject"] = Header(rendered.subject, "utf-8") if not rendered.subject.isascii() else rendered.subject
+    subject = rendered.subject
+    message["Subject"] = subject if subject.isascii() else Header(subject, "utf-8").encode()  # RFC 2047
     message["Date"] = format_datetime(now.replace(tzinfo=ZoneInfo("UTC")))
     message["Message-ID"] = message_id_value
     message["Content-Language"] = rendered.language

@@ -12,11 +12,13 @@ from .notifier import Notifier
 
 
 async def _database(request: Request) -> Database:
-    return request.app.state.db
+    db: Database = request.app.state.db
+    return db
 
 
 async def _notifier(request: Request) -> Notifier:
-    return request.app.state.notifier
+    notifier: Notifier = request.app.state.notifier
+    return notifier
 
 
 Db = Annotated[Database, Depends(_database)]

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from tdc_shared.auth import CurrentUser
+from tdc_shared.db import Session
 from tdc_shared.envelope import Unprocessable, ok
 
 from .. import reminders
@@ -39,9 +40,9 @@ async def get_preferences(claims: CurrentUser, db: Db) -> JSONResponse:
         return ok(await preferences.get(s, claims.user_id))
 
 
-async def _ids(tx: object, entity: str, slugs: list[str], field: str, errors: dict[str, list[str]]) -> list[int]:
+async def _ids(tx: Session, entity: str, slugs: list[str], field: str, errors: dict[str, list[str]]) -> list[int]:
     wanted = list(dict.fromkeys(s.strip() for s in slugs))
-    found = await catalog.ids_for_slugs(tx, entity, wanted)  # type: ignore[arg-type]
+    found = await catalog.ids_for_slugs(tx, entity, wanted)
     unknown = [s for s in wanted if s not in found]
     if unknown:
         errors[field] = [f"unknown {entity}: {', '.join(unknown)}"]
