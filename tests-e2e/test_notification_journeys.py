@@ -67,6 +67,12 @@ async def test_sign_up_with_the_mailed_link_then_the_welcome(client: httpx2.Asyn
     user = await sign_up(client, mail_sink)
     welcome = await mail_to(mail_sink, user["email"], "Welcome to The Dreamer's Cave")
     assert welcome["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    # One click, as a mail client does it: POST to the link, no sign-in, through the gateway.
+    link = re.fullmatch(r"<https?://[^/]+(/\S+)>", welcome["List-Unsubscribe"])
+    assert link, welcome["List-Unsubscribe"]
+    unsubscribed = await client.post(link.group(1), content="List-Unsubscribe=One-Click")
+    assert unsubscribed.status_code == 200, unsubscribed.text
+    assert unsubscribed.json()["data"] == {"unsubscribed": "account"}
     mine = await client.get("/api/v1/user/notifications", headers=user["headers"])
     assert mine.status_code == 200
     kinds = {m["kind"]: m["status"] for m in mine.json()["data"]}

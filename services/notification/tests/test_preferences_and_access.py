@@ -69,6 +69,9 @@ async def test_unknown_slugs_are_named_in_a_422(service: Service):
         ({"event_reminders": "maybe"}, "event_reminders"),
         ({"favourite_locations": "crystal-hall"}, "favourite_locations"),
         ({"colour": "blue"}, "colour"),
+        ({"favourite_artists": [""]}, "favourite_artists.0"),
+        ({"favourite_artists": ["x" * 192]}, "favourite_artists.0"),
+        ({"favourite_locations": [f"v{n}" for n in range(101)]}, "favourite_locations"),
     ],
 )
 async def test_bad_preferences_are_refused_field_by_field(service: Service, body, field):

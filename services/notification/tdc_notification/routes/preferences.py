@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
@@ -18,7 +18,7 @@ from ..queries import catalog, preferences
 
 router = APIRouter(prefix="/api/v1/user/notifications", tags=["notification preferences"])
 
-Slug = Field(min_length=1, max_length=191)
+SlugText = Annotated[str, Field(min_length=1, max_length=191)]
 
 
 class PreferencesBody(BaseModel):
@@ -28,8 +28,8 @@ class PreferencesBody(BaseModel):
 
     event_reminders: bool | None = None
     reminder_hours_before: int | None = Field(None, ge=1, le=168, description="1 to 168 hours")
-    favourite_locations: list[str] | None = Field(None, max_length=100, description="Location slugs")
-    favourite_artists: list[str] | None = Field(None, max_length=100, description="Artist slugs")
+    favourite_locations: list[SlugText] | None = Field(None, max_length=100, description="Location slugs")
+    favourite_artists: list[SlugText] | None = Field(None, max_length=100, description="Artist slugs")
     newsletter: bool | None = None
     language: Literal["en", "it", "fr", "es"] | None = None
 
