@@ -15,6 +15,7 @@ class NotificationSettings(ServiceSettings):
     dev_only_defaults: ClassVar[tuple[str, ...]] = (
         *ServiceSettings.dev_only_defaults,
         "notification_unsubscribe_secret",
+        "notification_smtp_url",
     )
 
     service_name: str = "notification"

@@ -90,7 +90,11 @@ class Mailer:
             start_tls=self.target.start_tls,
             timeout=self.timeout,
         )
-        await client.connect()
+        try:
+            await client.connect()  # greeting, EHLO, STARTTLS and AUTH as the URL asks
+        except BaseException:
+            client.close()  # a refused sign-in leaves the socket open otherwise
+            raise
         self._client = client
         return client
 

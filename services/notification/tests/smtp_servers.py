@@ -66,10 +66,10 @@ class Handler:
 
 
 class SmtpServer:
-    def __init__(self, behaviour: Behaviour | None = None) -> None:
+    def __init__(self, behaviour: Behaviour | None = None, **smtp_parameters: Any) -> None:
         self.handler = Handler(behaviour or Behaviour())
         self.port = free_port()
-        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
+        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port, **smtp_parameters)
 
     @property
     def url(self) -> str:
