@@ -112,7 +112,20 @@ async def _drop_accounts(root_url: str, accounts: list[str]) -> None:
 
 
 @pytest.fixture(scope="session")
-def stack(mysql_url: str, amqp_url: str, db_prefix: str, tmp_path_factory, fake_patreon) -> Iterator[RunningStack]:
+def mail_sink(tmp_path_factory) -> Iterator[Any]:
+    """The SMTP sink of deploy/local/mail_sink.py: the stack's notification service mails it."""
+    spec = importlib.util.spec_from_file_location("tdc_mail_sink", ROOT / "deploy" / "local" / "mail_sink.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    sink = module.MailSink(tmp_path_factory.mktemp("mail"), echo=False).start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(
+    mysql_url: str, amqp_url: str, db_prefix: str, tmp_path_factory, fake_patreon, mail_sink
+) -> Iterator[RunningStack]:
     namespace = f"e2e{uuid.uuid4().hex[:8]}"
     admin_email = f"admin-{namespace}@example.com"
     admin_password = f"pw-{uuid.uuid4().hex}"
@@ -130,6 +143,7 @@ def stack(mysql_url: str, amqp_url: str, db_prefix: str, tmp_path_factory, fake_
             "TDC_LOG_LEVEL": "WARNING",
             # Stalled bodies answered 408 sooner than the production 30 s, for test_security_hardening.
             "TDC_HTTP_BODY_TIMEOUT_SECONDS": "5",
+            "TDC_NOTIFICATION_SMTP_URL": mail_sink.url,
         }
     )
     services = stack_module.discover_services()

@@ -26,6 +26,7 @@ async def dashboard(api: httpx.AsyncClient, admin: dict[str, str], **params: str
         "users": {"status": "ok", "service": "auth"},
         "catalog": {"status": "ok", "service": "catalog"},
         "membership": {"status": "ok", "service": "membership"},
+        "notifications": {"status": "ok", "service": "notification"},
     }
     return body["data"]
 

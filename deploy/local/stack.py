@@ -13,6 +13,7 @@ Ctrl-C (or SIGTERM) stops everything.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import signal
@@ -268,12 +269,22 @@ def local_env() -> dict[str, str]:
     return env
 
 
+def start_mail_sink(env: dict[str, str]):
+    """Mail goes to a local sink (.run/mail/*.eml, see mail_sink.py) unless TDC_NOTIFICATION_SMTP_URL is set."""
+    spec = importlib.util.spec_from_file_location("tdc_mail_sink", Path(__file__).with_name("mail_sink.py"))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.start_for(env, ROOT / ".run" / "mail")
+
+
 def main() -> int:
     env = local_env()
     problem = ensure_infrastructure(env)
     if problem:
         print(f"make run: {problem}", file=sys.stderr)
         return 1
+    sink = start_mail_sink(env)
     stack = Stack(env=env, ports=DEFAULT_PORTS)
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
@@ -294,6 +305,8 @@ def main() -> int:
     finally:
         print("stopping ...", flush=True)
         stack.stop()
+        if sink is not None:
+            sink.stop()
 
 
 if __name__ == "__main__":

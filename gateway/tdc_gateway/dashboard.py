@@ -33,6 +33,7 @@ SECTIONS = (
     Section("users", "/api/v1/admin/users/summary"),
     Section("catalog", "/api/v1/admin/events/summary"),
     Section("membership", "/api/v1/admin/patreon/summary"),
+    Section("notifications", "/api/v1/admin/notifications/summary"),
 )
 
 # A summary is a few hundred bytes; anything this big is not one.

@@ -89,6 +89,11 @@ def _healthy(stack: Any) -> None:
     catalog.seen.clear()
 
 
+def covered(sections: dict[str, Any]) -> dict[str, Any]:
+    """The sections these tests run fake services for (the others have no service here)."""
+    return {name: value for name, value in sections.items() if name in ("users", "catalog", "membership")}
+
+
 def bearer(key: SigningKey, role: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key.token(sub=1, role=role)}"}
 
@@ -100,8 +105,8 @@ async def test_admin_gets_every_section_with_their_own_token(stack: Any, signing
     assert response.status_code == 200
     body = response.json()
     assert body["success"] is True
-    assert body["data"] == {"users": USERS, "catalog": CATALOG, "membership": MEMBERSHIP}
-    sections = body["meta"]["sections"]
+    assert covered(body["data"]) == {"users": USERS, "catalog": CATALOG, "membership": MEMBERSHIP}
+    sections = covered(body["meta"]["sections"])
     assert sections == {
         "users": {"status": "ok", "service": "auth"},
         "catalog": {"status": "ok", "service": "catalog"},
@@ -197,7 +202,7 @@ async def test_a_failing_section_is_null_and_says_why(
     response = await client.get("/api/v1/admin/dashboard", headers=bearer(signing_key, "admin"))
     assert response.status_code == 200
     body = response.json()
-    assert body["data"] == {"users": USERS, "catalog": None, "membership": MEMBERSHIP}
+    assert covered(body["data"]) == {"users": USERS, "catalog": None, "membership": MEMBERSHIP}
     assert body["meta"]["sections"]["users"]["status"] == "ok"
     assert body["meta"]["sections"]["catalog"] == state
 

@@ -69,6 +69,13 @@ EVENTS: dict[str, EventSpec] = {
             "Profile or account state changed.",
         ),
         EventSpec(
+            "auth.user.registration_attempted",
+            "auth",
+            ("notification",),
+            ("user_id", "email", "username", "language"),
+            "Someone tried to register with this account's address; mail its owner how to sign in or reset.",
+        ),
+        EventSpec(
             "auth.user.role_changed",
             "auth",
             ("notification",),
@@ -138,7 +145,7 @@ EVENTS: dict[str, EventSpec] = {
         EventSpec(
             "catalog.location.updated",
             "catalog",
-            ("integration", "catalog"),
+            ("notification", "integration", "catalog"),
             ("id", "slug", "name", "is_active", "mood_category", "translations"),
             "A location was created or changed.",
         ),
@@ -152,7 +159,7 @@ EVENTS: dict[str, EventSpec] = {
         EventSpec(
             "catalog.location.deleted",
             "catalog",
-            ("integration", "catalog"),
+            ("notification", "integration", "catalog"),
             ("id", "slug"),
             "A location (that hosted no event) was deleted.",
         ),
@@ -245,7 +252,7 @@ EVENTS: dict[str, EventSpec] = {
         EventSpec(
             "membership.supporter.deactivated",
             "membership",
-            ("auth", "notification"),
+            ("auth",),
             ("user_id", "patreon_user_id", "tier_id", "amount_cents", "patron_status"),
             "A supporter stopped supporting (pledge deleted, declined, former patron, or unlinked);"
             " tier_id and amount_cents are the standing that ended.",

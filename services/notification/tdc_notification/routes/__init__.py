@@ -1,0 +1,1 @@
+"""One module per resource: preferences, my mails, the admin queue, one-click unsubscribe."""
