@@ -17,7 +17,7 @@ Targets (issue 12): every list request at 100,000 within 2x of 1,000; the calend
 100 ms and 1 MB at 100,000; a deep page (a cursor 95% down a 100,000-row list) within 2x of
 page 1 of the same list.
 
-    python deploy/bench/bench_catalog_scale.py [--requests 40] [--sizes 1000,100000]
+    python deploy/bench/bench_catalog_scale.py [--requests 40] [--sizes 1000,100000] [--explain]
 """
 
 from __future__ import annotations
@@ -213,6 +213,53 @@ def interleaved(clients: list[Client], paths: list[str], requests: int) -> list[
     return [(statistics.median(t), size) for t, size in zip(timings, sizes, strict=True)]
 
 
+class _Recorder:
+    """Stands in for a database session: keeps the SQL the service's query code sends."""
+
+    def __init__(self) -> None:
+        self.statements: list[tuple[str, list[object]]] = []
+
+    async def fetch_all(self, sql: str, params: object = None) -> list[dict[str, object]]:
+        self.statements.append((sql, list(params or [])))
+        return []
+
+    async def fetch_value(self, sql: str, params: object = None) -> int:
+        self.statements.append((sql, list(params or [])))
+        return 0
+
+
+def explain(mysql_url: str, schema: str) -> None:
+    """EXPLAIN of each list's row query and count at this size, as the service writes them."""
+    from tdc_catalog.queries import events as queries
+    from tdc_catalog.queries import search
+
+    conn = connect(mysql_url, schema)
+    cursor = conn.cursor(dictionary=True)
+    cursor.execute("SELECT id FROM artists WHERE slug = 'artist-42'")
+    artist = cursor.fetchone()["id"]
+    cursor.execute("SELECT id FROM locations WHERE slug = 'venue-3'")
+    location = cursor.fetchone()["id"]
+    cases = {
+        "events (page 1)": queries.Filters(),
+        "events?location=": queries.Filters(location_id=location),
+        "events?artist=": queries.Filters(artist_id=artist),
+        f"events?q={RARE_WORD}": queries.Filters(q=search.boolean_query([RARE_WORD]), language="it"),
+    }
+    print("\nEXPLAIN at this size (table:access:key:Extra), row query then capped count")
+    for label, filters in cases.items():
+        recorder = _Recorder()
+        asyncio.run(queries.select_public(recorder, "it", filters, 21))  # type: ignore[arg-type]
+        asyncio.run(queries.count_public(recorder, filters))  # type: ignore[arg-type]
+        for sql, params in recorder.statements:
+            cursor.execute("EXPLAIN " + sql, params)
+            plan = " | ".join(
+                f"{r['table']}:{r['type']}:{r['key']}:{(r['Extra'] or '').replace('Using ', '')}" for r in cursor
+            )
+            print(f"  {label:<22}{plan}")
+    cursor.close()
+    conn.close()
+
+
 def requests_for(mysql_url: str, schema: str) -> dict[str, str]:
     since = quote((datetime.now(UTC) - timedelta(days=SPAN_DAYS + 10)).strftime("%Y-%m-%dT%H:%M:%SZ"))
     return {
@@ -232,6 +279,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=40)
     parser.add_argument("--sizes", default="1000,100000")
+    parser.add_argument("--explain", action="store_true", help="print the lists' query plans at the largest size")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     tag = uuid.uuid4().hex[:8]
@@ -260,6 +308,8 @@ def main() -> int:
         for size, schema in zip(sizes, schemas, strict=True):
             seconds = fill(mysql_url, schema, size)
             print(f"filled {size:,} events in {seconds:.1f} s (bulk SQL)", flush=True)
+        if args.explain:
+            explain(mysql_url, schemas[-1])
         clients = [Client(port) for port in ports]
         plans = [requests_for(mysql_url, schema) for schema in schemas]
         results: dict[str, list[tuple[float, int]]] = {}
