@@ -165,7 +165,7 @@ EVENTS: dict[str, EventSpec] = {
         EventSpec(
             "blog.post.published",
             "blog",
-            ("notification",),
+            ("notification", "blog"),
             (
                 "id",
                 "slug",
@@ -182,7 +182,7 @@ EVENTS: dict[str, EventSpec] = {
         EventSpec(
             "blog.post.updated",
             "blog",
-            ("notification",),
+            ("notification", "blog"),
             (
                 "id",
                 "slug",
@@ -199,9 +199,23 @@ EVENTS: dict[str, EventSpec] = {
         EventSpec(
             "blog.post.unpublished",
             "blog",
-            ("notification",),
+            ("notification", "blog"),
             ("id", "slug"),
             "A published post was taken down (or deleted).",
+        ),
+        EventSpec(
+            "blog.category.updated",
+            "blog",
+            ("blog",),
+            ("id", "slug", "deleted"),
+            "A category was created, renamed, translated or deleted (replicas drop cached pages).",
+        ),
+        EventSpec(
+            "blog.tag.updated",
+            "blog",
+            ("blog",),
+            ("id", "slug", "deleted"),
+            "A tag was created, renamed, translated or deleted (replicas drop cached pages).",
         ),
         # -- membership ------------------------------------------------------------------------
         EventSpec(
