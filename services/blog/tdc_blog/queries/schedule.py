@@ -19,7 +19,12 @@ _DUE = (
 
 
 async def claim_due(tx: Session, now: datetime, limit: int) -> list[int]:
-    """Lock up to `limit` due posts for this transaction and mark them published."""
+    """Lock up to `limit` due posts for this transaction and mark them published; call it first
+    in its transaction."""
+    # Under REPEATABLE READ the locking read also locks the gaps around the rows it claims, and
+    # another claimer moving its own rows' index entries into such a gap (status -> published)
+    # would wait for this transaction instead of skipping past it. Record locks are all we need.
+    await tx.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
     rows = await tx.fetch_all(_DUE, ("scheduled", now, limit))
     ids = [int(r["id"]) for r in rows]
     for post_id in ids:
