@@ -25,6 +25,7 @@ async def dashboard(api: httpx.AsyncClient, admin: dict[str, str], **params: str
     assert body["meta"]["sections"] == {
         "users": {"status": "ok", "service": "auth"},
         "catalog": {"status": "ok", "service": "catalog"},
+        "blog": {"status": "ok", "service": "blog"},
     }
     return body["data"]
 

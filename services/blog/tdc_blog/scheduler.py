@@ -19,6 +19,7 @@ from fastapi import FastAPI
 
 from tdc_shared.db import Database, DatabaseUnavailable
 from tdc_shared.events import publish
+from tdc_shared.events.link import stop_tasks
 
 from .queries import posts as post_queries
 from .queries import schedule
@@ -52,8 +53,12 @@ def scheduler(poll_seconds: float, batch: int) -> Callable[[FastAPI], contextlib
         cache = getattr(app.state, "cache", None)
         clear = cache.clear if cache is not None else None
 
+        stopping = asyncio.Event()
+
         async def run() -> None:
-            while True:
+            # A flag as well as the cancellation: on 3.11 the driver's wait_for can swallow a
+            # cancel, and the loop must still end.
+            while not stopping.is_set():
                 try:
                     ids = await publish_due(db, batch, clear)
                     if ids:
@@ -62,14 +67,14 @@ def scheduler(poll_seconds: float, batch: int) -> Callable[[FastAPI], contextlib
                     log.warning("scheduled publication skipped: %s", exc)
                 except Exception:
                     log.exception("scheduled publication failed")
-                await asyncio.sleep(poll_seconds)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stopping.wait(), poll_seconds)
 
         task = asyncio.create_task(run(), name="blog-scheduler")
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            stopping.set()
+            await stop_tasks([task], "blog scheduler")
 
     return component
