@@ -21,6 +21,7 @@ from .conftest import ORIGIN, JwksServer, closed_port_url, gateway_settings, run
 
 USERS = {"users": {"total": 3, "by_role": {"user": 1, "staff": 1, "admin": 1}}, "sessions": {"active": 2}}
 CATALOG = {"events": {"by_status": {"draft": 1, "published": 2, "cancelled": 0}, "upcoming": 2}, "artists": 4}
+BLOG = {"drafts": 1, "scheduled": 1, "published_this_month": 2, "published": 5, "next_scheduled_at": None}
 
 
 @dataclass
@@ -59,8 +60,13 @@ async def dashboard_gateway(
 ) -> AsyncIterator[tuple[SummaryService, SummaryService, Gateway, httpx.AsyncClient]]:
     auth = SummaryService("/api/v1/admin/users/summary", USERS)
     catalog = SummaryService("/api/v1/admin/events/summary", CATALOG)
-    async with serve_aiohttp(auth.app()) as auth.url, serve_aiohttp(catalog.app()) as catalog.url:
-        upstreams = {"auth": auth.url, "catalog": catalog.url if catalog_up else closed_port_url()}
+    blog = SummaryService("/api/v1/admin/blog/summary", BLOG)
+    async with (
+        serve_aiohttp(auth.app()) as auth.url,
+        serve_aiohttp(catalog.app()) as catalog.url,
+        serve_aiohttp(blog.app()) as blog.url,
+    ):
+        upstreams = {"auth": auth.url, "catalog": catalog.url if catalog_up else closed_port_url(), "blog": blog.url}
         async with running_gateway(gateway_settings(jwks_server, upstreams, **overrides)) as (gateway, client):
             yield auth, catalog, gateway, client
 
@@ -90,9 +96,13 @@ async def test_admin_gets_every_section_with_their_own_token(stack: Any, signing
     assert response.status_code == 200
     body = response.json()
     assert body["success"] is True
-    assert body["data"] == {"users": USERS, "catalog": CATALOG}
+    assert body["data"] == {"users": USERS, "catalog": CATALOG, "blog": BLOG}
     sections = body["meta"]["sections"]
-    assert sections == {"users": {"status": "ok", "service": "auth"}, "catalog": {"status": "ok", "service": "catalog"}}
+    assert sections == {
+        "users": {"status": "ok", "service": "auth"},
+        "catalog": {"status": "ok", "service": "catalog"},
+        "blog": {"status": "ok", "service": "blog"},
+    }
     assert body["meta"]["generated_at"].endswith("Z")
     assert response.headers["cache-control"] == "no-store"
     for service in (auth, catalog):
@@ -183,7 +193,7 @@ async def test_a_failing_section_is_null_and_says_why(
     response = await client.get("/api/v1/admin/dashboard", headers=bearer(signing_key, "admin"))
     assert response.status_code == 200
     body = response.json()
-    assert body["data"] == {"users": USERS, "catalog": None}
+    assert body["data"] == {"users": USERS, "catalog": None, "blog": BLOG}
     assert body["meta"]["sections"]["users"]["status"] == "ok"
     assert body["meta"]["sections"]["catalog"] == state
 
