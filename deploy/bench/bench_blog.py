@@ -86,13 +86,15 @@ def wrk(url: str, duration: int) -> Figures:
     out = subprocess.run(
         ["wrk", "-t2", "-c32", f"-d{duration}s", "--latency", url], capture_output=True, text=True, check=True
     ).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
     p50 = re.search(r"50%\s+([\d.]+)(us|ms|s)", out)
     p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if errors:
         raise RuntimeError(f"{url}: {errors.group(1)} error responses\n{out}")
-    return Figures(rps, _ms(*p50.groups()), _ms(*p99.groups()))
+    if rps is None or p50 is None or p99 is None:
+        raise RuntimeError(f"{url}: unexpected wrk output\n{out}")
+    return Figures(float(rps.group(1)), _ms(*p50.groups()), _ms(*p99.groups()))
 
 
 async def drop_schema(mysql_url: str, schema: str) -> None:

@@ -201,8 +201,8 @@ async def _load(tx: Session) -> None:
     category_ids: dict[str, int] = {}
     for category in CATEGORIES:
         texts = category["t"]
-        values = {k: category[k] for k in ("slug", "name", "description", "sort_order")}
-        category_ids[category["slug"]] = await insert_row(tx, "categories", values)
+        row = {k: category[k] for k in ("slug", "name", "description", "sort_order")}
+        category_ids[category["slug"]] = await insert_row(tx, "categories", row)
         await upsert_translations(
             tx,
             "category_translations",
