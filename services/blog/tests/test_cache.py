@@ -21,13 +21,14 @@ async def test_a_patrons_answer_is_never_served_to_an_anonymous_caller(blog):
     patron = await blog.client.get(url, headers=blog.patron)
     assert patron.json()["data"]["locked"] is False and word in patron.text
     assert "etag" not in patron.headers  # nothing with a token is stored
+    assert patron.headers["cache-control"] == "private, no-store"  # nor kept by browsers and proxies
     for _ in range(2):
         anonymous = await blog.client.get(url)
         assert anonymous.status_code == 200
         assert anonymous.json()["data"]["locked"] is True and word not in anonymous.text
     assert "etag" in anonymous.headers  # this one came from (or went into) the cache
     listed = await blog.client.get("/api/v1/blog/posts", headers=blog.patron)
-    assert "etag" not in listed.headers
+    assert "etag" not in listed.headers and listed.headers["cache-control"] == "private, no-store"
 
 
 async def test_an_anonymous_answer_in_the_cache_is_never_served_to_a_patron(blog):

@@ -18,6 +18,9 @@ from ..queries import posts as queries
 
 router = APIRouter(prefix="/api/v1/blog", tags=["blog"])
 
+# An answer shaped by the caller's token must not be kept by a browser or proxy either (our own
+# cache never stores it: it bypasses requests that carry Authorization).
+PRIVATE = {"Cache-Control": "private, no-store"}
 SlugFilter = Annotated[str | None, Query(max_length=100, pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$")]
 
 
@@ -36,7 +39,10 @@ async def list_posts(
     async with db.session() as s:
         rows, total = await queries.list_public(s, lang, filters, page.limit, page.offset)
     items = [queries.public_item(r, not standing.may_read(r["visibility"], r["required_cents"])) for r in rows]
-    return paginated(items, page, total)
+    response = paginated(items, page, total)
+    if user is not None:
+        response.headers.update(PRIVATE)
+    return response
 
 
 @router.get("/posts/{slug}", summary="One published post; a locked one answers with its teaser only")
@@ -56,4 +62,4 @@ async def get_post(slug: str, db: Db, lang: Lang, user: OptionalUser, renderer: 
             post["body_html"] = None
             post["teaser"] = row["excerpt"]
             post["unlock"] = unlock_hint(standing, row["visibility"], row["required_cents"], tier)
-    return ok(post)
+    return ok(post, headers=PRIVATE if user is not None else None)
