@@ -27,6 +27,7 @@ async def dashboard(api: httpx.AsyncClient, admin: dict[str, str], **params: str
         "catalog": {"status": "ok", "service": "catalog"},
         "membership": {"status": "ok", "service": "membership"},
         "notifications": {"status": "ok", "service": "notification"},
+        "blog": {"status": "ok", "service": "blog"},
     }
     return body["data"]
 

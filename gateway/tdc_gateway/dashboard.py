@@ -34,6 +34,7 @@ SECTIONS = (
     Section("catalog", "/api/v1/admin/events/summary"),
     Section("membership", "/api/v1/admin/patreon/summary"),
     Section("notifications", "/api/v1/admin/notifications/summary"),
+    Section("blog", "/api/v1/admin/blog/summary"),
 )
 
 # A summary is a few hundred bytes; anything this big is not one.

@@ -22,6 +22,7 @@ from .conftest import ORIGIN, JwksServer, closed_port_url, gateway_settings, run
 USERS = {"users": {"total": 3, "by_role": {"user": 1, "staff": 1, "admin": 1}}, "sessions": {"active": 2}}
 CATALOG = {"events": {"by_status": {"draft": 1, "published": 2, "cancelled": 0}, "upcoming": 2}, "artists": 4}
 MEMBERSHIP = {"supporters": {"active": 5, "linked": 3}}
+BLOG = {"drafts": 1, "scheduled": 1, "published_this_month": 2, "published": 5, "next_scheduled_at": None}
 
 
 @dataclass
@@ -61,15 +62,18 @@ async def dashboard_gateway(
     auth = SummaryService("/api/v1/admin/users/summary", USERS)
     catalog = SummaryService("/api/v1/admin/events/summary", CATALOG)
     membership = SummaryService("/api/v1/admin/patreon/summary", MEMBERSHIP)
+    blog = SummaryService("/api/v1/admin/blog/summary", BLOG)
     async with (
         serve_aiohttp(auth.app()) as auth.url,
         serve_aiohttp(catalog.app()) as catalog.url,
         serve_aiohttp(membership.app()) as membership.url,
+        serve_aiohttp(blog.app()) as blog.url,
     ):
         upstreams = {
             "auth": auth.url,
             "catalog": catalog.url if catalog_up else closed_port_url(),
             "membership": membership.url,
+            "blog": blog.url,
         }
         async with running_gateway(gateway_settings(jwks_server, upstreams, **overrides)) as (gateway, client):
             yield auth, catalog, gateway, client
@@ -91,7 +95,7 @@ def _healthy(stack: Any) -> None:
 
 def covered(sections: dict[str, Any]) -> dict[str, Any]:
     """The sections these tests run fake services for (the others have no service here)."""
-    return {name: value for name, value in sections.items() if name in ("users", "catalog", "membership")}
+    return {name: value for name, value in sections.items() if name in ("users", "catalog", "membership", "blog")}
 
 
 def bearer(key: SigningKey, role: str) -> dict[str, str]:
@@ -105,12 +109,13 @@ async def test_admin_gets_every_section_with_their_own_token(stack: Any, signing
     assert response.status_code == 200
     body = response.json()
     assert body["success"] is True
-    assert covered(body["data"]) == {"users": USERS, "catalog": CATALOG, "membership": MEMBERSHIP}
+    assert covered(body["data"]) == {"users": USERS, "catalog": CATALOG, "membership": MEMBERSHIP, "blog": BLOG}
     sections = covered(body["meta"]["sections"])
     assert sections == {
         "users": {"status": "ok", "service": "auth"},
         "catalog": {"status": "ok", "service": "catalog"},
         "membership": {"status": "ok", "service": "membership"},
+        "blog": {"status": "ok", "service": "blog"},
     }
     assert body["meta"]["generated_at"].endswith("Z")
     assert response.headers["cache-control"] == "no-store"
@@ -202,7 +207,7 @@ async def test_a_failing_section_is_null_and_says_why(
     response = await client.get("/api/v1/admin/dashboard", headers=bearer(signing_key, "admin"))
     assert response.status_code == 200
     body = response.json()
-    assert covered(body["data"]) == {"users": USERS, "catalog": None, "membership": MEMBERSHIP}
+    assert covered(body["data"]) == {"users": USERS, "catalog": None, "membership": MEMBERSHIP, "blog": BLOG}
     assert body["meta"]["sections"]["users"]["status"] == "ok"
     assert body["meta"]["sections"]["catalog"] == state
 

@@ -196,7 +196,7 @@ EVENTS: dict[str, EventSpec] = {
         EventSpec(
             "blog.post.published",
             "blog",
-            ("notification",),
+            ("notification", "blog"),
             (
                 "id",
                 "slug",
@@ -213,7 +213,7 @@ EVENTS: dict[str, EventSpec] = {
         EventSpec(
             "blog.post.updated",
             "blog",
-            ("notification",),
+            ("notification", "blog"),
             (
                 "id",
                 "slug",
@@ -230,9 +230,23 @@ EVENTS: dict[str, EventSpec] = {
         EventSpec(
             "blog.post.unpublished",
             "blog",
-            ("notification",),
+            ("notification", "blog"),
             ("id", "slug"),
             "A published post was taken down (or deleted).",
+        ),
+        EventSpec(
+            "blog.category.updated",
+            "blog",
+            ("blog",),
+            ("id", "slug", "deleted"),
+            "A category was created, renamed, translated or deleted (replicas drop cached pages).",
+        ),
+        EventSpec(
+            "blog.tag.updated",
+            "blog",
+            ("blog",),
+            ("id", "slug", "deleted"),
+            "A tag was created, renamed, translated or deleted (replicas drop cached pages).",
         ),
         # -- membership ------------------------------------------------------------------------
         EventSpec(

@@ -1,0 +1,5 @@
+"""`uvicorn tdc_blog.main:app`"""
+
+from .app import build
+
+app = build()

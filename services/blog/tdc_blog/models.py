@@ -1,0 +1,154 @@
+"""Request bodies. `extra="forbid"` everywhere: an unknown field is a 422, so nothing can be
+mass-assigned. Update bodies have every field optional; only the fields sent change."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+
+from tdc_shared.envelope import Unprocessable
+
+from .access import Visibility
+
+Language = Literal["en", "it", "fr", "es"]
+# Markdown sources above this are refused with a field error (a MEDIUMTEXT would take 16 MiB).
+MAX_MARKDOWN_CHARS = 100_000
+
+Slug = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+]
+PostSlug = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=150, pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+]
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Excerpt = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
+Markdown = Annotated[str, StringConstraints(max_length=MAX_MARKDOWN_CHARS)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=150)]
+TagName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Text = Annotated[str, StringConstraints(max_length=10_000)]
+AuthorName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+# The catalog serves images at /api/v1/media/<id>[/<variant>]; a full URL to it (any host, since
+# a CDN may front it) or that path. The blog stores the reference and never the image.
+CoverUrl = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True,
+        max_length=500,
+        pattern=r"^(https?://[^\s/]+)?/api/v1/media/[0-9]+(/(thumb|medium|large))?$",
+    ),
+]
+Cents = Annotated[int, Field(ge=1, le=10_000_000)]
+SortOrder = Annotated[int, Field(ge=-1_000_000, le=1_000_000)]
+
+_ISO_DATE_TIME = re.compile(r"\s*\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
+
+
+def _iso_text(value: object) -> object:
+    # Pydantic would also read a number as Unix seconds: only ISO 8601 text is a time here.
+    if isinstance(value, datetime) or (isinstance(value, str) and _ISO_DATE_TIME.match(value)):
+        return value
+    raise ValueError("must be an ISO 8601 date and time, such as 2031-09-05T20:00:00Z")
+
+
+IsoDateTime = Annotated[datetime, BeforeValidator(_iso_text)]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def changes_of(body: BaseModel, not_null: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The fields the client sent; a required column sent as null is a field error."""
+    changes = body.model_dump(exclude_unset=True)
+    nulls = {name: ["may not be null"] for name in not_null if name in changes and changes[name] is None}
+    if nulls:
+        raise Unprocessable(errors=nulls)
+    return changes
+
+
+def translations_of(body: Any, english_not_null: tuple[str, ...] = ()) -> dict[str, dict[str, Any]]:
+    """{language: fields sent} from a `{"translations": {...}}` body; English is the base row,
+    so its required columns may not be cleared."""
+    translations = {lang: changes_of(text) for lang, text in body.translations.items()}
+    if "en" in translations:
+        changes_of(body.translations["en"], english_not_null)
+    return translations
+
+
+# -- posts -------------------------------------------------------------------------------------
+
+
+class PostText(Body):
+    title: Title | None = None
+    # The teaser: the only text of a gated post that readers without access receive.
+    excerpt: Excerpt | None = None
+    body: Markdown | None = None
+
+
+class PostUpdate(PostText):
+    slug: PostSlug | None = None
+    visibility: Visibility | None = None
+    # For visibility "tier": the smallest pledge, in cents, that opens the post.
+    required_cents: Cents | None = None
+    category_id: Annotated[int, Field(gt=0)] | None = None
+    tags: Annotated[list[Slug], Field(max_length=20)] | None = None
+    cover_url: CoverUrl | None = None
+    author_name: AuthorName | None = None
+
+
+class PostCreate(PostUpdate):
+    slug: PostSlug
+    title: Title
+    body: Markdown = ""
+    visibility: Visibility = "public"
+
+
+class PostTranslations(Body):
+    translations: dict[Language, PostText]
+
+
+class PublishRequest(Body):
+    # Absent or in the past: publish now. A time without an offset is UTC.
+    publish_at: IsoDateTime | None = None
+
+
+# -- categories and tags -----------------------------------------------------------------------
+
+
+class CategoryText(Body):
+    name: Name | None = None
+    description: Text | None = None
+
+
+class CategoryUpdate(CategoryText):
+    slug: Slug | None = None
+    sort_order: SortOrder | None = None
+
+
+class CategoryCreate(CategoryUpdate):
+    slug: Slug
+    name: Name
+
+
+class CategoryTranslations(Body):
+    translations: dict[Language, CategoryText]
+
+
+class TagText(Body):
+    name: TagName | None = None
+
+
+class TagUpdate(TagText):
+    slug: Slug | None = None
+
+
+class TagCreate(TagUpdate):
+    slug: Slug
+    name: TagName
+
+
+class TagTranslations(Body):
+    translations: dict[Language, TagText]
