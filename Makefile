@@ -42,6 +42,7 @@ bench: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(PY) deploy/lint/stands_alone.py
 
 format: install
 	$(VENV)/bin/ruff check --fix .
