@@ -43,6 +43,9 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) deploy/lint/stands_alone.py
+	$(VENV)/bin/mypy --strict shared/tdc_shared gateway/tdc_gateway
+	deploy/lint/deptry.sh
+	$(PY) deploy/lint/audit.py
 
 format: install
 	$(VENV)/bin/ruff check --fix .

@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import aio_pika
-import httpx
+import httpx2
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -129,9 +129,9 @@ def stack(mysql_url: str, amqp_url: str, db_prefix: str, tmp_path_factory) -> It
 
 
 @pytest.fixture
-async def api(stack: RunningStack) -> AsyncIterator[httpx.AsyncClient]:
+async def api(stack: RunningStack) -> AsyncIterator[httpx2.AsyncClient]:
     """An HTTP client for the gateway, the only door the journeys use."""
-    async with httpx.AsyncClient(base_url=stack.url, timeout=30) as client:
+    async with httpx2.AsyncClient(base_url=stack.url, timeout=30) as client:
         yield client
 
 

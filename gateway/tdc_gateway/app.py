@@ -187,7 +187,7 @@ def _has_dot_segment(path: str) -> bool:
 def _request_id(scope: Scope) -> str | None:
     for name, value in scope["headers"]:
         if name == b"x-request-id":
-            return value.decode("latin-1")
+            return str(value.decode("latin-1"))
     return None
 
 

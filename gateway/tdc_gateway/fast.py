@@ -97,7 +97,7 @@ async def forward(
     send: Send,
     rid: str,
     rid_bytes: bytes,
-    cors_headers: tuple[tuple[bytes, bytes], ...] | list,
+    cors_headers: tuple[tuple[bytes, bytes], ...] | list[tuple[bytes, bytes]],
 ) -> int:
     attempt = 0
     while True:
@@ -151,7 +151,7 @@ async def _relay(
     send: Send,
     rid: str,
     rid_bytes: bytes,
-    cors_headers: tuple[tuple[bytes, bytes], ...] | list,
+    cors_headers: tuple[tuple[bytes, bytes], ...] | list[tuple[bytes, bytes]],
 ) -> int:
     status = conn.status
     headers = [(name, value) for name, value in conn.headers if name not in DROP_RESPONSE]

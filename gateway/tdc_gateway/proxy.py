@@ -2,7 +2,7 @@
 
 A plain ASGI function. Plain-HTTP upstreams get most requests over our own keep-alive client
 (fast.py, upstream.py); streamed request bodies, HEAD and https upstreams go over one
-keep-alive `aiohttp` session (see PITFALLS.md "HTTP": an httpx-based proxy measured 0.12-0.17
+keep-alive `aiohttp` session (an httpx-based proxy measured 0.12-0.17
 of direct). Everything per route is computed when the
 table loads; per request we make one pass over the headers, check the policy (verified
 tokens are cached until they expire), and copy bytes. No logging on success.
@@ -295,7 +295,7 @@ class Proxy:
         method: str,
         send: Send,
         rid_bytes: bytes,
-        cors_headers: tuple[tuple[bytes, bytes], ...] | list,
+        cors_headers: tuple[tuple[bytes, bytes], ...] | list[tuple[bytes, bytes]],
     ) -> int:
         status = response.status
         try:

@@ -178,9 +178,11 @@ class _Builder:
         self.overrides = overrides
         self.defaults = defaults
 
-    def middlewares(self, names: Iterable[str], router: str, seen: tuple[str, ...] = ()) -> list[tuple[str, dict]]:
+    def middlewares(
+        self, names: Iterable[str], router: str, seen: tuple[str, ...] = ()
+    ) -> list[tuple[str, dict[str, Any]]]:
         """The router's middlewares with chains expanded, in order."""
-        out: list[tuple[str, dict]] = []
+        out: list[tuple[str, dict[str, Any]]] = []
         for reference in names:
             name = _local_name(reference)
             if name in seen:

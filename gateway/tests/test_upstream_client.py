@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 from tdc_gateway.app import Gateway
@@ -82,7 +82,7 @@ class RawUpstream:
 @contextlib.asynccontextmanager
 async def through_gateway(
     jwks_server: JwksServer, **overrides: Any
-) -> AsyncIterator[tuple[RawUpstream, Gateway, httpx.AsyncClient]]:
+) -> AsyncIterator[tuple[RawUpstream, Gateway, httpx2.AsyncClient]]:
     upstream = RawUpstream()
     server = await asyncio.start_server(upstream.handle, "127.0.0.1", 0)
     upstream.url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"

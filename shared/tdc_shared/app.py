@@ -22,7 +22,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from .auth import KeySet, TokenVerifier
 from .db import Database, DatabaseUnavailable
-from .envelope import ERROR_RESPONSES, fail, install_error_handlers, ok
+from .envelope import ERROR_RESPONSES, EnvelopeResponse, fail, install_error_handlers, ok
 from .logs import configure_logging
 from .migrations import migrate
 from .observability import HttpMetrics, RequestContextMiddleware
@@ -145,6 +145,7 @@ def create_service(spec: ServiceSpec) -> FastAPI:
         description=spec.description,
         version=spec.version,
         lifespan=_lifespan(spec),
+        default_response_class=EnvelopeResponse,
     )
     app.state.settings = spec.settings
     app.state.service_name = spec.name

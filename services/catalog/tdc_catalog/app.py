@@ -12,36 +12,15 @@ from starlette.middleware import Middleware
 from tdc_shared.app import ServiceSpec, create_service
 from tdc_shared.auth import TokenVerifier
 from tdc_shared.cache import CacheMiddleware, ResponseCache
-from tdc_shared.events import EVENTS, BroadcastRegistry, Event
 from tdc_shared.events import MIGRATIONS as BUS_MIGRATIONS
 from tdc_shared.events.bus import event_bus
 from tdc_shared.settings import ServiceSettings
 
-from . import demo
+from . import demo, handlers
 from .routes import admin_events, artists, events, locations, media, staff, strings
 from .settings import CatalogSettings
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
-# Every event the catalog produces changes something a cached page may show.
-CACHE_EVENTS = sorted(t for t, spec in EVENTS.items() if spec.producer == "catalog")
-
-
-def _invalidation(cache: ResponseCache | None) -> BroadcastRegistry | None:
-    if cache is None:
-        return None
-    registry = BroadcastRegistry()
-
-    async def drop_cached_pages(_: Event) -> None:
-        cache.clear()
-
-    async def drop_after_reconnect() -> None:
-        # Events sent while this replica was cut off from the broker were never seen.
-        cache.clear()
-
-    for event_type in CACHE_EVENTS:
-        registry.on(event_type)(drop_cached_pages)
-    registry.on_resync(drop_after_reconnect)
-    return registry
 
 
 def build(
@@ -78,7 +57,7 @@ def build(
         ],
         migrations=MIGRATIONS,
         extra_migrations=[BUS_MIGRATIONS],
-        components=[event_bus(broadcast=_invalidation(cache))],
+        components=[event_bus(broadcast=handlers.broadcast if cache is not None else None)],
         demo_data=demo.load,
         verifier=verifier,
         title="Dreamer's Cave catalog",
@@ -86,6 +65,8 @@ def build(
     )
     app = create_service(spec)
     app.state.cache = cache
+    if cache is not None:
+        handlers.caches.add(cache)
     app.state.decode_slots = asyncio.Semaphore(settings.catalog_media_concurrent_decodes)
     if cache is not None:
         # Innermost, so request ids, access logs and metrics still see cached answers.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-import httpx
+import httpx2
 
 from tdc_shared.app import ServiceSpec, create_service
 from tdc_shared.events import MIGRATIONS, publish
@@ -30,7 +30,7 @@ async def test_readyz_follows_the_broker_connection(mysql_url, amqp_url, schema_
     try:
         async with (
             app.router.lifespan_context(app),
-            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://svc") as client,
+            httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://svc") as client,
         ):
             response = await client.get("/readyz")
             assert response.status_code == 503

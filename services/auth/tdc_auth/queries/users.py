@@ -53,15 +53,15 @@ def duplicate_field(exc: mysql_errors.IntegrityError) -> str | None:
 
 async def by_id(tx: Session, user_id: int, *, lock: bool = False) -> Row | None:
     suffix = " FOR UPDATE" if lock else ""
-    return await tx.fetch_one(f"SELECT {COLUMNS} FROM users WHERE id = %s{suffix}", (user_id,))
+    return await tx.fetch_one(f"SELECT {COLUMNS} FROM users WHERE id = %s{suffix}", (user_id,))  # noqa: S608 - columns from COLUMNS/UPDATABLE and a WHERE of fixed clauses; values are parameters
 
 
 async def by_email(tx: Session, email: str) -> Row | None:
-    return await tx.fetch_one(f"SELECT {COLUMNS} FROM users WHERE email = %s", (email,))
+    return await tx.fetch_one(f"SELECT {COLUMNS} FROM users WHERE email = %s", (email,))  # noqa: S608 - columns from COLUMNS/UPDATABLE and a WHERE of fixed clauses; values are parameters
 
 
 async def by_username(tx: Session, username: str) -> Row | None:
-    return await tx.fetch_one(f"SELECT {COLUMNS} FROM users WHERE username = %s", (username,))
+    return await tx.fetch_one(f"SELECT {COLUMNS} FROM users WHERE username = %s", (username,))  # noqa: S608 - columns from COLUMNS/UPDATABLE and a WHERE of fixed clauses; values are parameters
 
 
 async def insert(
@@ -96,7 +96,7 @@ async def update(tx: Session, user_id: int, changes: dict[str, Any]) -> None:
         raise ValueError(f"not updatable: {sorted(unknown)}")
     assignments = ", ".join(f"{column} = %s" for column in changes)
     try:
-        await tx.execute(f"UPDATE users SET {assignments} WHERE id = %s", (*changes.values(), user_id))
+        await tx.execute(f"UPDATE users SET {assignments} WHERE id = %s", (*changes.values(), user_id))  # noqa: S608 - columns from COLUMNS/UPDATABLE and a WHERE of fixed clauses; values are parameters
     except mysql_errors.IntegrityError as exc:
         field = duplicate_field(exc)
         if field is None:
@@ -179,8 +179,9 @@ async def search(
     tx: Session, *, query: str | None, role: str | None, is_active: bool | None, limit: int, offset: int
 ) -> tuple[list[Row], int]:
     where, params = _search_filter(query, role, is_active)
-    total = await tx.fetch_value(f"SELECT COUNT(*) FROM users{where}", params)
+    total = await tx.fetch_value(f"SELECT COUNT(*) FROM users{where}", params)  # noqa: S608 - columns from COLUMNS/UPDATABLE and a WHERE of fixed clauses; values are parameters
     rows = await tx.fetch_all(
-        f"SELECT {COLUMNS} FROM users{where} ORDER BY id LIMIT %s OFFSET %s", [*params, limit, offset]
+        f"SELECT {COLUMNS} FROM users{where} ORDER BY id LIMIT %s OFFSET %s",  # noqa: S608 - COLUMNS and fixed clauses
+        [*params, limit, offset],
     )
     return rows, int(total or 0)

@@ -20,12 +20,13 @@ from fastapi.responses import RedirectResponse, Response
 from mysql.connector import errors as mysql_errors
 
 from tdc_shared.db import Row, Session
+from tdc_shared.deps import Db
 from tdc_shared.envelope import ApiError, BadRequest, Conflict, Forbidden, NotFound, Unprocessable
 from tdc_shared.events import publish
 
 from .. import sessions
 from ..bootstrap import username_from
-from ..context import Auth, Client, Db
+from ..context import Auth, Client
 from ..models import normalize_email
 from ..oauth import Identity, OAuthProviders
 from ..queries import oauth_accounts, users

@@ -243,9 +243,21 @@ async def list_public(tx: Session, lang: str, page: PageRequest, filters: Filter
         where, params = filters.where(utc_now())
         join = "LEFT JOIN event_translations t ON t.event_id = e.id AND t.language = %s " if filters.q else ""
         args = [lang, *params] if filters.q else params
-        total = await tx.fetch_value(f"SELECT COUNT(*) FROM events e {join}{where}", args)
+        total = await tx.fetch_value(f"SELECT COUNT(*) FROM events e {join}{where}", args)  # noqa: S608 - join and WHERE of fixed clauses; values are parameters
     slots = await lineups(tx, [r["id"] for r in rows])
     return [to_public(r, slots.get(r["id"], [])) for r in rows], int(total or 0)
+
+
+# The tables a list filter may name by slug.
+_SLUG_FILTER_TABLES = frozenset({"locations", "artists"})
+
+
+async def active_id_by_slug(tx: Session, table: str, slug: str) -> int | None:
+    """The id of the active location or artist with this slug (a list filter), or None."""
+    if table not in _SLUG_FILTER_TABLES:
+        raise ValueError(f"not a filter table: {table}")
+    found = await tx.fetch_value(f"SELECT id FROM {table} WHERE slug = %s AND is_active = 1", (slug,))  # noqa: S608 - table from _SLUG_FILTER_TABLES
+    return None if found is None else int(found)
 
 
 async def find_public_row(tx: Session, slug: str, lang: str) -> dict[str, Any] | None:

@@ -27,7 +27,7 @@ SlugFilter = Annotated[str | None, Query(max_length=100)]
 async def _id_for(s, table: str, slug: str | None, field: str) -> int | None:
     if slug is None:
         return None
-    found = await s.fetch_value(f"SELECT id FROM {table} WHERE slug = %s AND is_active = 1", (slug,))
+    found = await queries.active_id_by_slug(s, table, slug)
     if found is None:
         # An unknown filter value matches nothing; say so instead of an empty list.
         raise NotFound(f"No {field} '{slug}'")
