@@ -38,7 +38,7 @@ from .upstream import UpstreamError
 log = logging.getLogger("tdc.gateway")
 
 LOCAL_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs"})
-LOCAL_PREFIXES = ("/docs/", "/_auth/")
+LOCAL_PREFIXES = ("/docs/", "/_auth/", "/_error/")
 _NOT_FOUND = envelope_bytes("Not found")
 _BAD_PATH = envelope_bytes("Invalid path")
 _INTERNAL = envelope_bytes("Internal server error")

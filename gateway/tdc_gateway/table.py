@@ -304,4 +304,8 @@ def load_table(
         overrides or {},
         {"connect_timeout": connect_timeout, "response_timeout": response_timeout, "max_body": max_body},
     )
-    return RoutingTable(builder.route(name, router) for name, router in http["routers"].items())
+    routes = [builder.route(name, router) for name, router in http["routers"].items()]
+    # A catch-all router to the gateway (`PathPrefix(`/`)`) is for a Traefik in front: it brings
+    # paths no other router takes to the gateway, whose answer to them is the 404 envelope. The
+    # gateway gives that answer to an unmatched path itself, without a route.
+    return RoutingTable(r for r in routes if not (r.local and r.prefixes == ("/",) and not r.exact))
