@@ -30,7 +30,7 @@ from .local import build_local_app
 from .metrics import ProxyMetrics
 from .openapi import OpenApiMerger
 from .policy import PolicyEnforcer
-from .proxy import SKIP_AUTO_HEADERS, Proxy
+from .proxy import Proxy
 from .settings import GatewaySettings
 from .table import RoutingTable, load_table
 from .upstream import UpstreamError
@@ -99,7 +99,7 @@ class Gateway:
                 assert self.proxy is not None, "the gateway serves requests only after its start-up"
                 try:
                     await self.proxy(route, scope, receive, send)
-                except (UpstreamError, aiohttp.ClientError):
+                except UpstreamError:
                     raise  # an upstream broke off after its headers went out: only closing is left
                 except Exception:
                     # A bug of ours: the caller still gets the envelope (uvicorn's would be plain text).
@@ -125,7 +125,7 @@ class Gateway:
             connector=connector,
             auto_decompress=False,
             cookie_jar=aiohttp.DummyCookieJar(),
-            skip_auto_headers=SKIP_AUTO_HEADERS,
+            skip_auto_headers=("User-Agent", "Accept-Encoding"),
         )
         self.verifier = self._make_verifier(settings)
         self.enforcer = PolicyEnforcer(
@@ -138,12 +138,11 @@ class Gateway:
             settings.gateway_upstream_connections_per_host or settings.gateway_upstream_connections,
         )
         proxy = Proxy(
-            self.session,
+            self.fast,
             self.enforcer,
             self.cors,
             self.metrics,
             frozenset(settings.gateway_trusted_proxies),
-            self.fast,
         )
         for route in self.table.routes:
             if not route.local:
