@@ -13,13 +13,13 @@ import logging
 from collections.abc import Callable
 
 import aiohttp
-from prometheus_client import CollectorRegistry
 from starlette.types import Receive, Scope, Send
 
 from tdc_shared.app import default_verifier
 from tdc_shared.auth import TokenVerifier
 from tdc_shared.envelope import envelope_bytes
 from tdc_shared.logs import accept_request_id, configure_logging
+from tdc_shared.observability import new_registry
 from tdc_shared.settings import ServiceSettings
 
 from .cors import Cors
@@ -60,7 +60,7 @@ class Gateway:
             max_body=settings.gateway_max_body_bytes,
         )
         self.cors = Cors(settings.gateway_cors_origins, settings.gateway_cors_max_age)
-        self.registry = CollectorRegistry()
+        self.registry = new_registry()
         self.metrics = ProxyMetrics(self.registry)
         self._make_verifier = verifier or default_verifier
         self.verifier: TokenVerifier | None = None
