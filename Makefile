@@ -22,8 +22,9 @@ $(VENV)/.synced: $(UV) uv.lock pyproject.toml shared/pyproject.toml gateway/pypr
 install: $(VENV)/.synced
 
 ## make run: the whole stack as local processes; gateway on http://localhost:8000
+## (make run TRAEFIK=1: also a real Traefik on the same table, on http://localhost:8080)
 run: install
-	$(PY) deploy/local/stack.py
+	$(PY) deploy/local/stack.py $(if $(TRAEFIK),--traefik)
 
 ## make test: every test, against real MySQL/MariaDB and RabbitMQ
 test: install

@@ -12,8 +12,11 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-# A relative climb out of the tree into a sibling, or an absolute path to the work area.
-OUTSIDE = re.compile(r"\.\./+shared\b|\.\./\.\./+shared\b|/work/shared\b")
+# A relative climb out of the tree into a sibling, an absolute path to the work area, or a
+# pathlib climb past the repository root (`ROOT.parent / "shared"`).
+OUTSIDE = re.compile(
+    r"\.\./+shared\b|/work/shared\b|\bROOT\.parent\b|REPO_ROOT\.parent\b|\.parent\s*/\s*[\"']shared[\"']"
+)
 THIS = Path(__file__).resolve().relative_to(ROOT).as_posix()
 
 

@@ -47,3 +47,19 @@ def test_every_request_body_has_a_description_and_an_example(document: dict):
             if "example" not in media and "examples" not in media:
                 missing.append((method, path, media_type, "example"))
     assert missing == []
+
+
+def test_every_json_body_example_is_valid_for_its_schema(document: dict):
+    """An example a generated client or a reader copies must be accepted as it stands."""
+    import jsonschema
+
+    checked = 0
+    for path, method, op in operations(document):
+        media = (op.get("requestBody") or {}).get("content", {}).get("application/json")
+        if media is None or "example" not in media:
+            continue
+        schema = {**media["schema"], "components": document.get("components", {})}
+        errors = [e.message for e in jsonschema.Draft202012Validator(schema).iter_errors(media["example"])]
+        assert errors == [], (method, path, errors)
+        checked += 1
+    assert checked > 0 or not any("requestBody" in op for _, _, op in operations(document))
