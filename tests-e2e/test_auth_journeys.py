@@ -11,7 +11,7 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
-import httpx
+import httpx2
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -31,7 +31,7 @@ def email() -> str:
     return f"e2e-{uuid.uuid4().hex[:12]}@example.com"
 
 
-async def sign_up(api: httpx.AsyncClient, bus: BusListener) -> dict[str, Any]:
+async def sign_up(api: httpx2.AsyncClient, bus: BusListener) -> dict[str, Any]:
     address = email()
     response = await api.post(
         "/api/v1/auth/register",
@@ -46,14 +46,14 @@ async def sign_up(api: httpx.AsyncClient, bus: BusListener) -> dict[str, Any]:
     return {**user, "verification_token": mail["data"]["token"]}
 
 
-async def log_in(api: httpx.AsyncClient, address: str, password: str = PASSWORD) -> dict[str, Any]:
+async def log_in(api: httpx2.AsyncClient, address: str, password: str = PASSWORD) -> dict[str, Any]:
     response = await api.post("/api/v1/auth/login", json={"email": address, "password": password})
     assert response.status_code == 200, response.text
     data = response.json()["data"]
     return {**data, "headers": {"Authorization": f"Bearer {data['access_token']}"}}
 
 
-async def test_sign_up_verify_sign_in_refresh_and_sign_out(api: httpx.AsyncClient, bus: BusListener):
+async def test_sign_up_verify_sign_in_refresh_and_sign_out(api: httpx2.AsyncClient, bus: BusListener):
     user = await sign_up(api, bus)
     registered = await bus.expect("auth.user.registered", user_id=user["id"])
     assert registered["source"] == "auth" and registered["data"]["email"] == user["email"]
@@ -79,7 +79,7 @@ async def test_sign_up_verify_sign_in_refresh_and_sign_out(api: httpx.AsyncClien
     assert (await api.post("/api/v1/auth/refresh", json={"refresh_token": again["refresh_token"]})).status_code == 401
 
 
-async def test_unknown_email_and_wrong_password_look_the_same(api: httpx.AsyncClient, bus: BusListener):
+async def test_unknown_email_and_wrong_password_look_the_same(api: httpx2.AsyncClient, bus: BusListener):
     user = await sign_up(api, bus)
     wrong = await api.post("/api/v1/auth/login", json={"email": user["email"], "password": "wrong password here"})
     unknown = await api.post("/api/v1/auth/login", json={"email": email(), "password": "wrong password here"})
@@ -91,7 +91,7 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-async def test_forged_tokens_are_refused(stack, api: httpx.AsyncClient, bus: BusListener):
+async def test_forged_tokens_are_refused(stack, api: httpx2.AsyncClient, bus: BusListener):
     user = await sign_up(api, bus)
     session = await log_in(api, user["email"])
     settings = AuthSettings(env="test", auth_signing_keys_dir=stack.env.get("TDC_AUTH_SIGNING_KEYS_DIR", ""))
@@ -131,7 +131,7 @@ async def test_forged_tokens_are_refused(stack, api: httpx.AsyncClient, bus: Bus
     assert (await api.get("/api/v1/user/profile", headers=session["headers"])).status_code == 200
 
 
-async def test_one_user_cannot_touch_another_users_sessions_or_profile(api: httpx.AsyncClient, bus: BusListener):
+async def test_one_user_cannot_touch_another_users_sessions_or_profile(api: httpx2.AsyncClient, bus: BusListener):
     alice = await sign_up(api, bus)
     bob = await sign_up(api, bus)
     alice_session = await log_in(api, alice["email"])
@@ -151,7 +151,7 @@ async def test_one_user_cannot_touch_another_users_sessions_or_profile(api: http
     assert escalate.status_code == 422
 
 
-async def test_admin_promotes_and_disables_a_user(stack, api: httpx.AsyncClient, bus: BusListener):
+async def test_admin_promotes_and_disables_a_user(stack, api: httpx2.AsyncClient, bus: BusListener):
     user = await sign_up(api, bus)
     user_session = await log_in(api, user["email"])
     assert (await api.get("/api/v1/admin/users", headers=user_session["headers"])).status_code == 403
@@ -175,7 +175,7 @@ async def test_admin_promotes_and_disables_a_user(stack, api: httpx.AsyncClient,
     assert login.status_code == 403
 
 
-async def test_password_reset_through_the_mail_event(api: httpx.AsyncClient, bus: BusListener):
+async def test_password_reset_through_the_mail_event(api: httpx2.AsyncClient, bus: BusListener):
     user = await sign_up(api, bus)
     session = await log_in(api, user["email"])
     response = await api.post("/api/v1/auth/forgot-password", json={"email": user["email"]})

@@ -44,7 +44,7 @@ async def new_member(client: httpx2.AsyncClient) -> dict[str, str]:
         "/api/v1/auth/register",
         json={"email": email, "username": f"reader_{uuid.uuid4().hex[:10]}", "password": password},
     )
-    assert registered.status_code == 201, registered.text
+    assert registered.status_code == 202, registered.text
     return await sign_in(client, email, password)
 
 

@@ -8,7 +8,7 @@ import io
 import uuid
 from typing import TYPE_CHECKING
 
-import httpx
+import httpx2
 import pytest
 from icalendar import Calendar
 from PIL import Image
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-async def staff(stack, api: httpx.AsyncClient) -> dict[str, str]:
+async def staff(stack, api: httpx2.AsyncClient) -> dict[str, str]:
     response = await api.post("/api/v1/auth/login", json={"email": stack.admin_email, "password": stack.admin_password})
     assert response.status_code == 200, response.text
     return {"Authorization": f"Bearer {response.json()['data']['access_token']}"}
@@ -38,7 +38,7 @@ def photo() -> bytes:
     return out.getvalue()
 
 
-async def test_staff_build_publish_and_cancel_a_night(api: httpx.AsyncClient, staff: dict[str, str], bus: BusListener):
+async def test_staff_build_publish_and_cancel_a_night(api: httpx2.AsyncClient, staff: dict[str, str], bus: BusListener):
     venue = await api.post(
         "/api/v1/admin/locations",
         headers=staff,
@@ -135,7 +135,7 @@ async def test_staff_build_publish_and_cancel_a_night(api: httpx.AsyncClient, st
     assert str(entries[0]["uid"]) == str(vevent["uid"]) and int(entries[0]["sequence"]) > sequence
 
 
-async def test_reads_are_cached_with_etags_and_writes_show_at_once(api: httpx.AsyncClient, staff: dict[str, str]):
+async def test_reads_are_cached_with_etags_and_writes_show_at_once(api: httpx2.AsyncClient, staff: dict[str, str]):
     created = await api.post(
         "/api/v1/admin/locations",
         headers=staff,
@@ -152,7 +152,7 @@ async def test_reads_are_cached_with_etags_and_writes_show_at_once(api: httpx.As
     assert fresh.status_code == 200 and fresh.json()["data"]["capacity"] == 45
 
 
-async def test_visitors_cannot_write_and_bad_input_has_an_answer(api: httpx.AsyncClient, staff: dict[str, str]):
+async def test_visitors_cannot_write_and_bad_input_has_an_answer(api: httpx2.AsyncClient, staff: dict[str, str]):
     body = {"slug": unique("x"), "name": "X", "mood_category": "hybrid"}
     anonymous = await api.post("/api/v1/admin/locations", json=body)
     assert anonymous.status_code == 401 and anonymous.json()["success"] is False
@@ -183,7 +183,7 @@ async def test_visitors_cannot_write_and_bad_input_has_an_answer(api: httpx.Asyn
 
 
 async def test_a_visitor_searches_in_italian_pages_by_cursor_and_cannot_flood_the_cache(
-    api: httpx.AsyncClient, staff: dict[str, str]
+    api: httpx2.AsyncClient, staff: dict[str, str]
 ):
     created = await api.post(
         "/api/v1/admin/locations",

@@ -13,7 +13,6 @@ import uuid
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
 import httpx2
 import pytest
 
@@ -25,7 +24,7 @@ pytestmark = pytest.mark.e2e
 PASSWORD = "patrons of the night cave"
 
 
-async def sign_in_new_user(api: httpx.AsyncClient) -> dict[str, Any]:
+async def sign_in_new_user(api: httpx2.AsyncClient) -> dict[str, Any]:
     email = f"patron-{uuid.uuid4().hex[:12]}@example.com"
     registered = await api.post(
         "/api/v1/auth/register",
@@ -41,7 +40,7 @@ async def sign_in_new_user(api: httpx.AsyncClient) -> dict[str, Any]:
     return {**data, "id": user_id, "headers": {"Authorization": f"Bearer {data['access_token']}"}}
 
 
-async def admin_headers(stack, api: httpx.AsyncClient) -> dict[str, str]:
+async def admin_headers(stack, api: httpx2.AsyncClient) -> dict[str, str]:
     response = await api.post("/api/v1/auth/login", json={"email": stack.admin_email, "password": stack.admin_password})
     assert response.status_code == 200, response.text
     return {"Authorization": f"Bearer {response.json()['data']['access_token']}"}
@@ -54,7 +53,7 @@ def webhook(fake, member_id: str, trigger: str) -> tuple[bytes, dict[str, str]]:
     return body, {"X-Patreon-Event": trigger, "X-Patreon-Signature": signature, "Content-Type": "application/json"}
 
 
-async def link_patreon(api: httpx.AsyncClient, fake, user: dict[str, Any], patreon_user_id: str) -> dict[str, str]:
+async def link_patreon(api: httpx2.AsyncClient, fake, user: dict[str, Any], patreon_user_id: str) -> dict[str, str]:
     started = await api.post("/api/v1/user/membership/patreon/link", headers=user["headers"])
     assert started.status_code == 200, started.text
     fake.login_as = patreon_user_id
@@ -68,13 +67,13 @@ async def link_patreon(api: httpx.AsyncClient, fake, user: dict[str, Any], patre
     return {k: v[0] for k, v in parse_qs(urlsplit(landed.headers["location"]).query).items()}
 
 
-async def standing(api: httpx.AsyncClient, user: dict[str, Any]) -> dict[str, Any]:
+async def standing(api: httpx2.AsyncClient, user: dict[str, Any]) -> dict[str, Any]:
     response = await api.get("/api/v1/user/membership", headers=user["headers"])
     assert response.status_code == 200, response.text
     return response.json()["data"]
 
 
-async def sync_tiers(stack, api: httpx.AsyncClient) -> None:
+async def sync_tiers(stack, api: httpx2.AsyncClient) -> None:
     admin = await admin_headers(stack, api)
     started = await api.post("/api/v1/admin/patreon/sync", headers=admin)
     assert started.status_code in (202, 409), started.text
@@ -87,7 +86,7 @@ async def sync_tiers(stack, api: httpx.AsyncClient) -> None:
     raise AssertionError("the reconciliation did not finish")
 
 
-async def test_link_become_a_patron_then_end_the_pledge(stack, api: httpx.AsyncClient, bus: BusListener, fake_patreon):
+async def test_link_become_a_patron_then_end_the_pledge(stack, api: httpx2.AsyncClient, bus: BusListener, fake_patreon):
     fake = fake_patreon
     fake.add_tier("e2e-400", "Cave Dweller", 400)
     fake.add_tier("e2e-1200", "Night Owl", 1200)
@@ -132,7 +131,7 @@ async def test_link_become_a_patron_then_end_the_pledge(stack, api: httpx.AsyncC
     assert ended["data"]["patron_status"] == "former_patron" and ended["data"]["tier_id"] == "e2e-1200"
 
 
-async def test_unsigned_or_forged_webhooks_change_nothing(stack, api: httpx.AsyncClient, fake_patreon):
+async def test_unsigned_or_forged_webhooks_change_nothing(stack, api: httpx2.AsyncClient, fake_patreon):
     fake = fake_patreon
     member_id, patreon_user = str(uuid.uuid4()), str(uuid.uuid4().int % 10**9)
     fake.new_member(member_id, patreon_user, "active_patron", [], 900)
@@ -150,7 +149,7 @@ async def test_unsigned_or_forged_webhooks_change_nothing(stack, api: httpx.Asyn
     assert log[0]["verified"] is False and log[0]["outcome"] == "rejected"
 
 
-async def test_exclusive_items_need_a_token_and_a_tier(stack, api: httpx.AsyncClient):
+async def test_exclusive_items_need_a_token_and_a_tier(stack, api: httpx2.AsyncClient):
     user = await sign_in_new_user(api)
     admin = await admin_headers(stack, api)
     created = await api.post(

@@ -18,7 +18,6 @@ import uuid
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
 import httpx2
 import pytest
 
@@ -30,7 +29,7 @@ pytestmark = pytest.mark.e2e
 PASSWORD = "patrons of the night cave"
 
 
-async def sign_in_new_user(api: httpx.AsyncClient) -> dict[str, Any]:
+async def sign_in_new_user(api: httpx2.AsyncClient) -> dict[str, Any]:
     email = f"patron-{uuid.uuid4().hex[:12]}@example.com"
     registered = await api.post(
         "/api/v1/auth/register",
@@ -46,7 +45,7 @@ async def sign_in_new_user(api: httpx.AsyncClient) -> dict[str, Any]:
     return {**data, "id": user_id, "headers": {"Authorization": f"Bearer {data['access_token']}"}}
 
 
-async def admin_headers(stack, api: httpx.AsyncClient) -> dict[str, str]:
+async def admin_headers(stack, api: httpx2.AsyncClient) -> dict[str, str]:
     response = await api.post("/api/v1/auth/login", json={"email": stack.admin_email, "password": stack.admin_password})
     assert response.status_code == 200, response.text
     return {"Authorization": f"Bearer {response.json()['data']['access_token']}"}
@@ -59,7 +58,7 @@ def webhook(fake, member_id: str, trigger: str) -> tuple[bytes, dict[str, str]]:
     return body, {"X-Patreon-Event": trigger, "X-Patreon-Signature": signature, "Content-Type": "application/json"}
 
 
-async def link_patreon(api: httpx.AsyncClient, fake, user: dict[str, Any], patreon_user_id: str) -> dict[str, str]:
+async def link_patreon(api: httpx2.AsyncClient, fake, user: dict[str, Any], patreon_user_id: str) -> dict[str, str]:
     started = await api.post("/api/v1/user/membership/patreon/link", headers=user["headers"])
     assert started.status_code == 200, started.text
     fake.login_as = patreon_user_id
@@ -73,13 +72,13 @@ async def link_patreon(api: httpx.AsyncClient, fake, user: dict[str, Any], patre
     return {k: v[0] for k, v in parse_qs(urlsplit(landed.headers["location"]).query).items()}
 
 
-async def standing(api: httpx.AsyncClient, user: dict[str, Any]) -> dict[str, Any]:
+async def standing(api: httpx2.AsyncClient, user: dict[str, Any]) -> dict[str, Any]:
     response = await api.get("/api/v1/user/membership", headers=user["headers"])
     assert response.status_code == 200, response.text
     return response.json()["data"]
 
 
-async def sync_tiers(stack, api: httpx.AsyncClient) -> None:
+async def sync_tiers(stack, api: httpx2.AsyncClient) -> None:
     admin = await admin_headers(stack, api)
     started = await api.post("/api/v1/admin/patreon/sync", headers=admin)
     assert started.status_code in (202, 409), started.text
@@ -97,7 +96,7 @@ def claims_of(access_token: str) -> dict[str, Any]:
     return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
 
 
-async def refreshed(api: httpx.AsyncClient, user: dict[str, Any]) -> dict[str, Any]:
+async def refreshed(api: httpx2.AsyncClient, user: dict[str, Any]) -> dict[str, Any]:
     """Rotate the user's tokens; returns the new access token's claims."""
     response = await api.post("/api/v1/auth/refresh", json={"refresh_token": user["refresh_token"]})
     assert response.status_code == 200, response.text
@@ -108,7 +107,7 @@ async def refreshed(api: httpx.AsyncClient, user: dict[str, Any]) -> dict[str, A
     return claims_of(data["access_token"])
 
 
-async def refresh_until(api: httpx.AsyncClient, user: dict[str, Any], wanted) -> dict[str, Any]:
+async def refresh_until(api: httpx2.AsyncClient, user: dict[str, Any], wanted) -> dict[str, Any]:
     """Auth applies membership's event shortly after it is published: refresh until it has."""
     for _ in range(100):
         claims = await refreshed(api, user)
@@ -119,7 +118,7 @@ async def refresh_until(api: httpx.AsyncClient, user: dict[str, Any], wanted) ->
 
 
 async def test_the_tier_travels_in_the_token_and_opens_exclusive_items(
-    stack, api: httpx.AsyncClient, bus: BusListener, fake_patreon
+    stack, api: httpx2.AsyncClient, bus: BusListener, fake_patreon
 ):
     fake = fake_patreon
     fake.add_tier("tok-300", "Ember", 300)

@@ -9,7 +9,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 import aio_pika
-import httpx
+import httpx2
 import pytest
 
 from tdc_shared.events import Event
@@ -42,7 +42,7 @@ async def publish(stack: RunningStack, event_type: str, data: dict[str, Any]) ->
 
 
 async def test_a_supporter_gets_the_tier_in_the_next_token_and_loses_it_after(
-    stack: RunningStack, api: httpx.AsyncClient, bus: BusListener
+    stack: RunningStack, api: httpx2.AsyncClient, bus: BusListener
 ):
     email = f"patron-{uuid.uuid4().hex[:10]}@example.com"
     registered = await api.post(

@@ -15,7 +15,7 @@ import struct
 import uuid
 from typing import TYPE_CHECKING, Any
 
-import httpx
+import httpx2
 import pytest
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ def fullwidth(email: str) -> str:
     return "".join(chr(ord(c) - 0x21 + 0xFF01) if c.isalpha() else c for c in local) + "\uff20" + domain.upper()
 
 
-async def register(api: httpx.AsyncClient, bus: BusListener, email: str | None = None) -> dict[str, Any]:
+async def register(api: httpx2.AsyncClient, bus: BusListener, email: str | None = None) -> dict[str, Any]:
     email = email or address()
     response = await api.post(
         "/api/v1/auth/register", json={"email": email, "username": f"sec_{uuid.uuid4().hex[:10]}", "password": PASSWORD}
@@ -45,14 +45,14 @@ async def register(api: httpx.AsyncClient, bus: BusListener, email: str | None =
     return {"id": registered["data"]["user_id"], "email": email}
 
 
-async def log_in(api: httpx.AsyncClient, email: str, password: str = PASSWORD) -> dict[str, Any]:
+async def log_in(api: httpx2.AsyncClient, email: str, password: str = PASSWORD) -> dict[str, Any]:
     response = await api.post("/api/v1/auth/login", json={"email": email, "password": password})
     assert response.status_code == 200, response.text
     data = response.json()["data"]
     return {**data, "headers": {"Authorization": f"Bearer {data['access_token']}"}}
 
 
-async def admin(stack: RunningStack, api: httpx.AsyncClient) -> dict[str, str]:
+async def admin(stack: RunningStack, api: httpx2.AsyncClient) -> dict[str, str]:
     return (await log_in(api, stack.admin_email, stack.admin_password))["headers"]
 
 
@@ -65,7 +65,7 @@ async def until(check, what: str, attempts: int = 200) -> None:  # type: ignore[
     raise AssertionError(f"never happened: {what}")
 
 
-async def staff_member(stack: RunningStack, api: httpx.AsyncClient, bus: BusListener) -> dict[str, Any]:
+async def staff_member(stack: RunningStack, api: httpx2.AsyncClient, bus: BusListener) -> dict[str, Any]:
     user = await register(api, bus)
     promoted = await api.patch(
         f"/api/v1/admin/users/{user['id']}", json={"role": "staff"}, headers=await admin(stack, api)
@@ -74,9 +74,9 @@ async def staff_member(stack: RunningStack, api: httpx.AsyncClient, bus: BusList
     return {**user, **await log_in(api, user["email"])}
 
 
-async def refused_everywhere(stack: RunningStack, api: httpx.AsyncClient, headers: dict[str, str]) -> None:
+async def refused_everywhere(stack: RunningStack, api: httpx2.AsyncClient, headers: dict[str, str]) -> None:
     """The token is refused by the gateway and by the catalog on its own port (staff routes)."""
-    async with httpx.AsyncClient(base_url=stack.service_url("catalog"), timeout=10) as catalog:
+    async with httpx2.AsyncClient(base_url=stack.service_url("catalog"), timeout=10) as catalog:
 
         async def refused() -> bool:
             through_gateway = await api.get("/api/v1/admin/events", headers=headers)
@@ -88,9 +88,9 @@ async def refused_everywhere(stack: RunningStack, api: httpx.AsyncClient, header
         assert body == {"success": False, "error": "Token has been revoked"}
 
 
-async def test_a_demoted_staff_members_token_dies_everywhere(stack, api: httpx.AsyncClient, bus: BusListener):
+async def test_a_demoted_staff_members_token_dies_everywhere(stack, api: httpx2.AsyncClient, bus: BusListener):
     staff = await staff_member(stack, api, bus)
-    async with httpx.AsyncClient(base_url=stack.service_url("catalog"), timeout=10) as catalog:
+    async with httpx2.AsyncClient(base_url=stack.service_url("catalog"), timeout=10) as catalog:
         assert (await catalog.get("/api/v1/admin/events", headers=staff["headers"])).status_code == 200
     assert (await api.get("/api/v1/admin/events", headers=staff["headers"])).status_code == 200  # now cached
     demoted = await api.patch(
@@ -105,7 +105,7 @@ async def test_a_demoted_staff_members_token_dies_everywhere(stack, api: httpx.A
     assert (await api.get("/api/v1/admin/events", headers=again["headers"])).status_code == 403
 
 
-async def test_logout_and_disable_end_access_tokens_everywhere(stack, api: httpx.AsyncClient, bus: BusListener):
+async def test_logout_and_disable_end_access_tokens_everywhere(stack, api: httpx2.AsyncClient, bus: BusListener):
     staff = await staff_member(stack, api, bus)
     assert (await api.get("/api/v1/admin/events", headers=staff["headers"])).status_code == 200
     assert (await api.post("/api/v1/auth/logout", headers=staff["headers"])).status_code == 204
@@ -120,7 +120,7 @@ async def test_logout_and_disable_end_access_tokens_everywhere(stack, api: httpx
     await refused_everywhere(stack, api, other["headers"])
 
 
-async def test_a_password_change_ends_the_other_sessions_tokens(stack, api: httpx.AsyncClient, bus: BusListener):
+async def test_a_password_change_ends_the_other_sessions_tokens(stack, api: httpx2.AsyncClient, bus: BusListener):
     user = await register(api, bus)
     mine, theirs = await log_in(api, user["email"]), await log_in(api, user["email"])
     changed = await api.post(
@@ -141,23 +141,23 @@ def _b64(data: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
 
 
-async def test_a_forged_alg_header_is_never_a_500(stack, api: httpx.AsyncClient):
+async def test_a_forged_alg_header_is_never_a_500(stack, api: httpx2.AsyncClient):
     kid = (await api.get("/api/v1/auth/jwks.json")).json()["data"]["keys"][-1]["kid"]
     forged = f"{_b64({'alg': 'ES256', 'kid': kid})}.{_b64({'sub': '1', 'role': 'admin'})}.{_b64({'s': 1})}"
     headers = {"Authorization": f"Bearer {forged}"}
     public = await api.get("/api/v1/events", headers=headers)
     assert public.status_code == 200  # no identity, not an error
     for client_url in (stack.url, stack.service_url("auth")):
-        async with httpx.AsyncClient(base_url=client_url, timeout=10) as client:
+        async with httpx2.AsyncClient(base_url=client_url, timeout=10) as client:
             response = await client.get("/api/v1/user/profile", headers=headers)
             assert response.status_code == 401, client_url
             assert response.json()["success"] is False
-    async with httpx.AsyncClient(base_url=stack.service_url("catalog"), timeout=10) as catalog:
+    async with httpx2.AsyncClient(base_url=stack.service_url("catalog"), timeout=10) as catalog:
         assert (await catalog.get("/api/v1/events", headers=headers)).status_code == 200
         assert (await catalog.get("/api/v1/admin/events", headers=headers)).status_code == 401
 
 
-async def test_every_spelling_of_an_email_is_one_account(api: httpx.AsyncClient, bus: BusListener):
+async def test_every_spelling_of_an_email_is_one_account(api: httpx2.AsyncClient, bus: BusListener):
     user = await register(api, bus)
     for _ in range(5):
         wrong = await api.post("/api/v1/auth/login", json={"email": user["email"], "password": "not the password"})
@@ -166,7 +166,7 @@ async def test_every_spelling_of_an_email_is_one_account(api: httpx.AsyncClient,
     assert other.status_code == 429 and other.json()["success"] is False
 
 
-async def test_registration_does_not_tell_who_has_an_account(api: httpx.AsyncClient, bus: BusListener):
+async def test_registration_does_not_tell_who_has_an_account(api: httpx2.AsyncClient, bus: BusListener):
     user = await register(api, bus)
     known = await api.post(
         "/api/v1/auth/register",
@@ -182,7 +182,7 @@ async def test_registration_does_not_tell_who_has_an_account(api: httpx.AsyncCli
     assert attempted["data"]["email"] == user["email"]
 
 
-async def test_password_change_guesses_are_throttled(api: httpx.AsyncClient, bus: BusListener):
+async def test_password_change_guesses_are_throttled(api: httpx2.AsyncClient, bus: BusListener):
     user = await register(api, bus)
     session = await log_in(api, user["email"])
     codes = []
@@ -196,9 +196,9 @@ async def test_password_change_guesses_are_throttled(api: httpx.AsyncClient, bus
     assert codes == [422] * 5 + [429]
 
 
-async def test_forwarded_for_is_believed_only_from_the_gateway(stack, api: httpx.AsyncClient, bus: BusListener):
+async def test_forwarded_for_is_believed_only_from_the_gateway(stack, api: httpx2.AsyncClient, bus: BusListener):
     user = await register(api, bus)
-    async with httpx.AsyncClient(base_url=stack.service_url("auth"), timeout=10) as auth:
+    async with httpx2.AsyncClient(base_url=stack.service_url("auth"), timeout=10) as auth:
         forged = await auth.post(
             "/api/v1/auth/login",
             json={"email": user["email"], "password": PASSWORD},
@@ -217,10 +217,10 @@ async def test_forwarded_for_is_believed_only_from_the_gateway(stack, api: httpx
     assert {s["ip_address"] for s in sessions} == {"127.0.0.1"}
 
 
-async def test_metrics_are_served_on_internal_ports_only(stack, api: httpx.AsyncClient):
+async def test_metrics_are_served_on_internal_ports_only(stack, api: httpx2.AsyncClient):
     public = await api.get("/metrics")
     assert public.status_code == 404 and public.json()["success"] is False
-    async with httpx.AsyncClient(timeout=10) as client:
+    async with httpx2.AsyncClient(timeout=10) as client:
         for name in ("auth", "catalog"):
             response = await client.get(f"{stack.service_url(name)}/metrics")
             assert response.status_code == 404 and response.json()["success"] is False
@@ -262,7 +262,7 @@ async def test_a_body_that_stops_arriving_is_408_on_every_process(stack):
         assert json.loads(body) == {"success": False, "error": "Request body not received in time"}
 
 
-async def test_tz_folders_and_malformed_images_are_refused_not_500(stack, api: httpx.AsyncClient):
+async def test_tz_folders_and_malformed_images_are_refused_not_500(stack, api: httpx2.AsyncClient):
     headers = await admin(stack, api)
     draft = await api.post(
         "/api/v1/admin/events",

@@ -5,33 +5,33 @@ from __future__ import annotations
 import json
 import socket
 
-import httpx
+import httpx2
 import pytest
 
 pytestmark = pytest.mark.e2e
 
 
 def test_gateway_answers_health(stack) -> None:
-    response = httpx.get(f"{stack.url}/healthz")
+    response = httpx2.get(f"{stack.url}/healthz")
     assert response.status_code == 200
     assert response.json()["success"] is True
 
 
 def test_unknown_path_is_a_404_envelope(stack) -> None:
-    response = httpx.get(f"{stack.url}/api/v1/no-such-thing")
+    response = httpx2.get(f"{stack.url}/api/v1/no-such-thing")
     assert response.status_code == 404
     body = response.json()
     assert body["success"] is False and body["error"]
 
 
 def test_request_id_is_passed_back(stack) -> None:
-    response = httpx.get(f"{stack.url}/healthz", headers={"X-Request-Id": "e2e-check-123"})
+    response = httpx2.get(f"{stack.url}/healthz", headers={"X-Request-Id": "e2e-check-123"})
     assert response.headers["x-request-id"] == "e2e-check-123"
 
 
 def test_every_service_is_healthy_on_its_own_port(stack) -> None:
     for name in json.loads(stack.env["TDC_GATEWAY_UPSTREAMS"]):
-        response = httpx.get(f"{stack.service_url(name)}/readyz")
+        response = httpx2.get(f"{stack.service_url(name)}/readyz")
         assert response.status_code == 200, (name, response.text)
 
 
@@ -71,10 +71,10 @@ async def test_each_service_reaches_its_own_schema_only(stack) -> None:
     conn = await connect(catalog_url)
     try:
         cursor = await conn.cursor()
-        await cursor.execute(f"SELECT COUNT(*) FROM `{prefix}catalog`.events")
+        await cursor.execute(f"SELECT COUNT(*) FROM `{prefix}catalog`.events")  # noqa: S608 - schema prefix of this test run, not input
         await cursor.fetchall()
         with pytest.raises(mysql_errors.ProgrammingError) as denied:
-            await cursor.execute(f"SELECT email FROM `{prefix}auth`.users")
+            await cursor.execute(f"SELECT email FROM `{prefix}auth`.users")  # noqa: S608 - schema prefix of this test run, not input
         assert denied.value.errno in (1044, 1142)  # access denied to the database / to the table
     finally:
         await conn.close()

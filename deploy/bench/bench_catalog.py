@@ -28,6 +28,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchlog import log_sink
 from fastapi import FastAPI
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,7 +61,8 @@ def start(module: str, port: int, env: dict[str, str], app_dir: Path | None = No
     command += ["--no-access-log", "--log-level", "warning", "--http", "tdc_shared.http_protocol:EnvelopeHttpProtocol"]
     if app_dir is not None:
         command += ["--app-dir", str(app_dir)]
-    return subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+    with log_sink("catalog") as sink:  # the services' logs to a file; the terminal gets the figures
+        return subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True, stdout=sink, stderr=sink)
 
 
 def wait_ready(url: str, process: subprocess.Popen, timeout: float = 60.0) -> None:

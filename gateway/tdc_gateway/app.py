@@ -13,7 +13,6 @@ import logging
 from collections.abc import Callable
 
 import aiohttp
-from prometheus_client import CollectorRegistry
 from starlette.types import Receive, Scope, Send
 
 from tdc_shared.app import default_verifier
@@ -21,7 +20,7 @@ from tdc_shared.auth import TokenVerifier
 from tdc_shared.envelope import envelope_bytes
 from tdc_shared.events.revocations import RevocationListener
 from tdc_shared.logs import accept_request_id, configure_logging
-from tdc_shared.observability import MetricsEndpoint
+from tdc_shared.observability import MetricsEndpoint, new_registry
 from tdc_shared.settings import ServiceSettings
 
 from .cors import Cors
@@ -32,7 +31,7 @@ from .local import build_local_app
 from .metrics import ProxyMetrics
 from .openapi import OpenApiMerger
 from .policy import PolicyEnforcer
-from .proxy import SKIP_AUTO_HEADERS, Proxy
+from .proxy import Proxy
 from .settings import GatewaySettings
 from .table import RoutingTable, load_table
 from .upstream import UpstreamError
@@ -41,7 +40,7 @@ log = logging.getLogger("tdc.gateway")
 
 # Metrics are not among them: they are served on the internal TDC_METRICS_PORT only.
 LOCAL_PATHS = frozenset({"/healthz", "/readyz", "/openapi.json", "/docs"})
-LOCAL_PREFIXES = ("/docs/", "/_auth/")
+LOCAL_PREFIXES = ("/docs/", "/_auth/", "/_error/")
 _NOT_FOUND = envelope_bytes("Not found")
 _BAD_PATH = envelope_bytes("Invalid path")
 _INTERNAL = envelope_bytes("Internal server error")
@@ -63,7 +62,7 @@ class Gateway:
             max_body=settings.gateway_max_body_bytes,
         )
         self.cors = Cors(settings.gateway_cors_origins, settings.gateway_cors_max_age)
-        self.registry = CollectorRegistry()
+        self.registry = new_registry()
         self.metrics = ProxyMetrics(self.registry)
         self._make_verifier = verifier or default_verifier
         self.verifier: TokenVerifier | None = None
@@ -104,7 +103,7 @@ class Gateway:
                 assert self.proxy is not None, "the gateway serves requests only after its start-up"
                 try:
                     await self.proxy(route, scope, receive, send)
-                except (UpstreamError, aiohttp.ClientError):
+                except UpstreamError:
                     raise  # an upstream broke off after its headers went out: only closing is left
                 except Exception:
                     # A bug of ours: the caller still gets the envelope (uvicorn's would be plain text).
@@ -135,7 +134,7 @@ class Gateway:
             connector=connector,
             auto_decompress=False,
             cookie_jar=aiohttp.DummyCookieJar(),
-            skip_auto_headers=SKIP_AUTO_HEADERS,
+            skip_auto_headers=("User-Agent", "Accept-Encoding"),
         )
         self.metrics_endpoint.start()
         self.verifier = self._make_verifier(settings)
@@ -154,12 +153,11 @@ class Gateway:
             local_addr,
         )
         proxy = Proxy(
-            self.session,
+            self.fast,
             self.enforcer,
             self.cors,
             self.metrics,
             frozenset(settings.gateway_trusted_proxies),
-            self.fast,
         )
         for route in self.table.routes:
             if not route.local:
@@ -206,7 +204,7 @@ def _has_dot_segment(path: str) -> bool:
 def _request_id(scope: Scope) -> str | None:
     for name, value in scope["headers"]:
         if name == b"x-request-id":
-            return value.decode("latin-1")
+            return str(value.decode("latin-1"))
     return None
 
 

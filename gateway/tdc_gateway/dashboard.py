@@ -93,7 +93,8 @@ class Dashboard:
         if body is None:
             return _failed("error", f"{service} answered {status} without the JSON envelope", service, status)
         if status != 200 or body.get("success") is not True:
-            message = body.get("error") if isinstance(body.get("error"), str) else f"{service} answered {status}"
+            error = body.get("error")
+            message = error if isinstance(error, str) else f"{service} answered {status}"
             return _failed("error", message, service, status)
         return SectionResult(body.get("data"), {"status": "ok", "service": service})
 

@@ -17,7 +17,11 @@ RETRY_LATER = (b"retry-after", b"5")
 
 
 async def send_error(
-    send: Send, status: int, body: bytes, request_id: bytes, extra: list[tuple[bytes, bytes]] | tuple = ()
+    send: Send,
+    status: int,
+    body: bytes,
+    request_id: bytes,
+    extra: list[tuple[bytes, bytes]] | tuple[tuple[bytes, bytes], ...] = (),
 ) -> None:
     headers = [_JSON, (b"content-length", str(len(body)).encode()), (b"x-request-id", request_id), *extra]
     await send({"type": "http.response.start", "status": status, "headers": headers})

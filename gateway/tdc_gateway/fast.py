@@ -1,26 +1,28 @@
-"""The common case forwarded over our own keep-alive client (upstream.py) instead of aiohttp.
+"""The one forwarding path: every proxied request goes over the gateway's own client (upstream.py).
 
-Used for plain-HTTP upstreams when the request body is absent or already read whole (small)
-and the method is not HEAD; streamed request bodies and HEAD keep the aiohttp path. The
-answer is sent to the client in one message when it is complete on arrival or has a
-Content-Length up to SMALL_BODY; anything else (chunked, unknown or large length) is
-streamed as it arrives. Same statuses as the aiohttp path: 503 when no connection can be
-made within the connect timeout, 504 when the response does not come within the response
-timeout, 502 when the upstream breaks off.
+Plain-HTTP and https upstreams alike, with or without a body: a body up to SMALL_BODY is read
+whole and sent with the head in one write (and can be replayed); a larger or chunked one is
+streamed as it arrives, under the route's size limit. The answer is sent to the client in one
+message when it is complete on arrival or has a Content-Length up to SMALL_BODY; anything else
+(chunked, unknown or large length) is streamed as it arrives.
 
-Retries: a reused keep-alive connection that ends before any byte of the response (the
-upstream closed it while it sat idle) is replayed on another connection at once, but only
-for idempotent methods: a POST may have reached the upstream, we cannot tell. Beyond that,
-idempotent requests get the route's retry attempts, as before.
+One error mapping: 503 (with Retry-After) when no connection can be made within the connect
+timeout, 504 when the response does not start within the response timeout, 502 when the
+upstream breaks off. One retry rule: a reused keep-alive connection that ends before any byte
+of the response (the upstream closed it while it sat idle) is replayed on another connection at
+once, and a failed connection gets the route's retry attempts, both for idempotent requests
+whose body we hold only (a POST may have reached the upstream; a streamed body is gone).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
+from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
-from starlette.types import Send
+from starlette.types import Receive, Send
 
 from .errors import BAD_GATEWAY, RETRY_LATER, TIMEOUT, UNAVAILABLE, send_error
 from .table import Route
@@ -28,7 +30,7 @@ from .upstream import BrokenResponse, ConnectFailed, Connection, NoResponse, Res
 
 log = logging.getLogger("tdc.gateway")
 
-# Responses up to this size are read whole and sent in one message; larger ones stream.
+# Bodies up to this size are read whole (requests) or sent in one message (answers).
 SMALL_BODY = 256 * 1024
 # uvicorn adds its own date and server headers: the upstream's would be duplicates.
 DROP_RESPONSE = frozenset(
@@ -46,23 +48,38 @@ DROP_RESPONSE = frozenset(
 )
 _NO_BODY_STATUS = (204, 304)
 
+Headers = tuple[tuple[bytes, bytes], ...] | list[tuple[bytes, bytes]]
+
+
+class BodyTooLarge(Exception):
+    """The request body passed the route's limit (on its Content-Length, or while it arrived)."""
+
+
+class ClientGone(Exception):
+    """The client disconnected before its request body was complete."""
+
 
 class FastUpstreams:
-    """One connection pool per plain-HTTP upstream base URL."""
+    """One connection pool per upstream base URL (http or https)."""
 
     def __init__(self, keepalive: float, limit: int, local_addr: tuple[str, int] | None = None) -> None:
         self.keepalive = keepalive
         self.limit = limit
         self.local_addr = local_addr
         self._pools: dict[str, tuple[UpstreamPool, str, str]] = {}
+        self._tls: ssl.SSLContext | None = None
 
     def add(self, upstream: str) -> None:
         if upstream in self._pools:
             return
         parts = urlsplit(upstream)
-        if parts.scheme != "http" or not parts.hostname:
-            return  # https and the like stay with aiohttp
-        pool = UpstreamPool(parts.hostname, parts.port or 80, self.keepalive, self.limit, self.local_addr)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"upstream {upstream!r}: the gateway forwards to http:// and https:// URLs only")
+        tls = None
+        if parts.scheme == "https":
+            tls = self._tls = self._tls or ssl.create_default_context()
+        port = parts.port or (443 if tls is not None else 80)
+        pool = UpstreamPool(parts.hostname, port, self.keepalive, self.limit, tls, self.local_addr)
         host = parts.netloc.rsplit("@", 1)[-1]
         self._pools[upstream] = (pool, host, parts.path.rstrip("/"))
 
@@ -74,13 +91,23 @@ class FastUpstreams:
             pool.close()
 
 
-def request_head(method: str, target: str, host: str, headers: list[tuple[str, str]], body: bytes | None) -> bytes:
-    """The request line and headers, or ValueError for a value that would split the head."""
+def request_head(
+    method: str,
+    target: str,
+    host: str,
+    headers: list[tuple[str, str]],
+    body: bytes | None,
+    *,
+    framed: bool = False,
+) -> bytes:
+    """The request line and headers, or ValueError for a value that would split the head.
+
+    `framed`: the headers already say how the (streamed) body is delimited."""
     lines = [f"{method} {target} HTTP/1.1", f"Host: {host}"]
     lines += [f"{name}: {value}" for name, value in headers]
     if body is not None:
         lines.append(f"Content-Length: {len(body)}")
-    elif method in ("POST", "PUT", "PATCH"):
+    elif not framed and method in ("POST", "PUT", "PATCH"):
         lines.append("Content-Length: 0")
     text = "\r\n".join(lines)
     # Header values come from uvicorn's parser (no CR/LF) and from token claims: one count
@@ -90,16 +117,45 @@ def request_head(method: str, target: str, host: str, headers: list[tuple[str, s
     return (text + "\r\n\r\n").encode("latin-1")
 
 
+async def read_body(receive: Receive, limit: int) -> bytes:
+    """The whole request body (a small one), under the same limit and disconnect rules as a stream."""
+    return b"".join([chunk async for chunk in stream_body(receive, limit)])
+
+
+async def stream_body(receive: Receive, limit: int) -> AsyncIterator[bytes]:
+    """The request body as it arrives: BodyTooLarge past `limit`, ClientGone on a disconnect."""
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientGone
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        if chunk:
+            yield chunk
+        if not message.get("more_body", False):
+            return
+
+
 async def forward(
     pool: UpstreamPool,
     route: Route,
     request: bytes,
+    body: AsyncIterator[bytes] | None,
+    chunked: bool,
     replayable: bool,
     send: Send,
     rid: str,
     rid_bytes: bytes,
-    cors_headers: tuple[tuple[bytes, bytes], ...] | list,
+    cors_headers: Headers,
+    *,
+    no_body: bool = False,
 ) -> int:
+    """Send `request` (head, and a body read whole) then stream `body` if given; relay the answer.
+
+    BodyTooLarge and ClientGone from the streamed body reach the caller, the connection closed."""
     attempt = 0
     while True:
         try:
@@ -112,8 +168,10 @@ async def forward(
             _warn(route, rid, 503, exc)
             await send_error(send, 503, UNAVAILABLE, rid_bytes, [RETRY_LATER, *cors_headers])
             return 503
-        conn.send(request)
         try:
+            conn.send(request, no_body=no_body)
+            if body is not None:
+                await _send_body(conn, body, chunked, route.response_timeout)
             while not conn.head_done:
                 await conn.wait(route.response_timeout)
             break
@@ -129,6 +187,7 @@ async def forward(
             await send_error(send, 502, BAD_GATEWAY, rid_bytes, cors_headers)
             return 502
         except ResponseTimeout:
+            conn.close()
             log.warning("upstream %s timed out", route.service, extra={"request_id": rid, "router": route.router})
             await send_error(send, 504, TIMEOUT, rid_bytes, cors_headers)
             return 504
@@ -138,12 +197,19 @@ async def forward(
             await send_error(send, 502, BAD_GATEWAY, rid_bytes, cors_headers)
             return 502
         except BaseException:
-            conn.close()  # cancelled mid-exchange: the connection's state is unknown
+            conn.close()  # cancelled, or the client's body failed mid-exchange: the state is unknown
             raise
     try:
         return await _relay(conn, route, send, rid, rid_bytes, cors_headers)
     finally:
         conn.finish()
+
+
+async def _send_body(conn: Connection, body: AsyncIterator[bytes], chunked: bool, within: float) -> None:
+    async for chunk in body:
+        await conn.write(b"%x\r\n%b\r\n" % (len(chunk), chunk) if chunked else chunk, within)
+    if chunked:
+        await conn.write(b"0\r\n\r\n", within)
 
 
 async def _relay(
@@ -152,7 +218,7 @@ async def _relay(
     send: Send,
     rid: str,
     rid_bytes: bytes,
-    cors_headers: tuple[tuple[bytes, bytes], ...] | list,
+    cors_headers: Headers,
 ) -> int:
     status = conn.status
     headers = [(name, value) for name, value in conn.headers if name not in DROP_RESPONSE]
@@ -171,7 +237,7 @@ async def _relay(
             await send_error(send, 502, BAD_GATEWAY, rid_bytes, cors_headers)
             return 502
         body = conn.take_body()
-        if length is None and status not in _NO_BODY_STATUS:
+        if length is None and status not in _NO_BODY_STATUS and not conn.no_body:
             headers.append((b"content-length", str(len(body)).encode()))
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})

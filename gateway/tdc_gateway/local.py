@@ -17,6 +17,7 @@ from tdc_shared.i18n import Lang
 from tdc_shared.logs import accept_request_id, request_id_var
 from tdc_shared.observability import HttpMetrics, RequestContextMiddleware
 
+from .errors import BAD_GATEWAY, RATE_LIMITED, TIMEOUT, TOO_LARGE, UNAVAILABLE
 from .openapi import DOCS_HTML, DOCS_INIT_JS
 from .policy import Rejected, identity_headers
 from .table import POLICIES
@@ -135,7 +136,29 @@ def _routes(gateway: Gateway) -> APIRouter:
             headers = dict(identity_headers(claims))
         return Response(status_code=200, headers=headers)
 
+    @router.api_route(
+        "/_error/{status}",
+        methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+        include_in_schema=False,
+    )
+    async def error_page(status: int) -> Response:
+        """The envelope for a refusal a Traefik in front made itself (its `errors` middleware asks here)."""
+        body, headers = EDGE_ERRORS.get(status, (None, ()))
+        if body is None:
+            raise NotFound()
+        return Response(body, status_code=status, media_type="application/json", headers=dict(headers))
+
     return router
+
+
+# The same bodies the gateway sends when it refuses itself (errors.py), so both doors agree.
+EDGE_ERRORS: dict[int, tuple[bytes, tuple[tuple[str, str], ...]]] = {
+    413: (TOO_LARGE, ()),
+    429: (RATE_LIMITED, (("Retry-After", "1"),)),
+    502: (BAD_GATEWAY, ()),
+    503: (UNAVAILABLE, (("Retry-After", "5"),)),
+    504: (TIMEOUT, ()),
+}
 
 
 async def _probe(gateway: Gateway, url: str) -> str:

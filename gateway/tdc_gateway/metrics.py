@@ -12,10 +12,10 @@ from tdc_shared.observability import LATENCY_BUCKETS
 class ProxyMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.requests = Counter(
-            "gateway_requests", "Requests proxied, by router and status", ["router", "status"], registry=registry
+            "tdc_gateway_requests", "Requests proxied, by router and status", ["router", "status"], registry=registry
         )
         self.latency = Histogram(
-            "gateway_request_duration_seconds",
+            "tdc_gateway_request_duration_seconds",
             "Time from request to the end of the proxied answer",
             ["router"],
             registry=registry,

@@ -178,9 +178,11 @@ class _Builder:
         self.overrides = overrides
         self.defaults = defaults
 
-    def middlewares(self, names: Iterable[str], router: str, seen: tuple[str, ...] = ()) -> list[tuple[str, dict]]:
+    def middlewares(
+        self, names: Iterable[str], router: str, seen: tuple[str, ...] = ()
+    ) -> list[tuple[str, dict[str, Any]]]:
         """The router's middlewares with chains expanded, in order."""
-        out: list[tuple[str, dict]] = []
+        out: list[tuple[str, dict[str, Any]]] = []
         for reference in names:
             name = _local_name(reference)
             if name in seen:
@@ -302,4 +304,8 @@ def load_table(
         overrides or {},
         {"connect_timeout": connect_timeout, "response_timeout": response_timeout, "max_body": max_body},
     )
-    return RoutingTable(builder.route(name, router) for name, router in http["routers"].items())
+    routes = [builder.route(name, router) for name, router in http["routers"].items()]
+    # A catch-all router to the gateway (`PathPrefix(`/`)`) is for a Traefik in front: it brings
+    # paths no other router takes to the gateway, whose answer to them is the 404 envelope. The
+    # gateway gives that answer to an unmatched path itself, without a route.
+    return RoutingTable(r for r in routes if not (r.local and r.prefixes == ("/",) and not r.exact))

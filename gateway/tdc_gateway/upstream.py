@@ -1,8 +1,9 @@
-"""A minimal HTTP/1.1 client for the gateway's common case: plain-HTTP upstreams, keep-alive.
+"""The gateway's one upstream client: HTTP/1.1 with keep-alive, over TCP or TLS.
 
-The aiohttp session cost the gateway about a third of its CPU per request (request objects,
+An aiohttp session cost the gateway about a third of its CPU per request (request objects,
 header multidicts, a timer rescheduled on every read). Here a request is one
-`transport.write` of bytes built by the proxy, the answer is parsed incrementally by
+`transport.write` of bytes built by the proxy (then, for a streamed upload, its body as it
+arrives, with the transport's flow control), the answer is parsed incrementally by
 `httptools` (the parser uvicorn uses), and each upstream has a LIFO pool of idle keep-alive
 connections. One request at a time per connection, no pipelining.
 
@@ -14,6 +15,7 @@ the upstream closed while idle fails with no answer at all).
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections import deque
 
 import httptools
@@ -51,6 +53,12 @@ class Connection(asyncio.Protocol):
         self.idle_since = 0.0
         self._waiter: asyncio.Future[None] | None = None
         self._paused = False
+        self._write_paused = False
+        self._drained: asyncio.Future[None] | None = None
+        # After an answer without a body (HEAD) llhttp still expects its Content-Length of
+        # bytes: the next exchange gets a fresh parser.
+        self._parser_spent = False
+        self.no_body = False
         self._reset()
 
     def _reset(self) -> None:
@@ -79,8 +87,17 @@ class Connection(asyncio.Protocol):
             self._fail(BrokenResponse(f"invalid response: {exc}"))
             self.close()
 
+    def pause_writing(self) -> None:
+        self._write_paused = True
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        if self._drained is not None and not self._drained.done():
+            self._drained.set_result(None)
+
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        self.resume_writing()
         self.pool.lost(self)
         if not self.complete:
             if self.head_done and self.content_length is None and not self.chunked:
@@ -114,6 +131,11 @@ class Connection(asyncio.Protocol):
             return
         self.status = status
         self.head_done = True
+        if self.no_body:
+            # The answer to HEAD: its Content-Length describes a body that is not sent.
+            self.keep_alive = self.parser.should_keep_alive()
+            self.complete = True
+            self._parser_spent = True
         self._wake()
 
     def on_body(self, body: bytes) -> None:
@@ -133,10 +155,34 @@ class Connection(asyncio.Protocol):
 
     # used by the proxy
 
-    def send(self, request: bytes) -> None:
+    def send(self, request: bytes, *, no_body: bool = False) -> None:
+        """Start an exchange: the request head (and a body read whole); `no_body` for HEAD."""
         assert self.transport is not None
         self._reset()
+        if self._parser_spent:
+            self.parser = httptools.HttpResponseParser(self)
+            self._parser_spent = False
+        self.no_body = no_body
         self.transport.write(request)
+
+    async def write(self, data: bytes, within: float) -> None:
+        """More of a streamed request body, waiting while the upstream's socket buffer is full."""
+        if self.error is not None:
+            raise self.error
+        if self.closed or self.transport is None:
+            raise BrokenResponse("connection closed while sending the request body")
+        self.transport.write(data)
+        if self._write_paused:
+            drained = self._drained = self.pool.loop.create_future()
+            try:
+                async with asyncio.timeout(within):
+                    await drained
+            except TimeoutError as exc:
+                raise ResponseTimeout("the upstream stopped reading the request body") from exc
+            finally:
+                self._drained = None
+        if self.error is not None:
+            raise self.error
 
     async def wait(self, within: float) -> None:
         """Wait for more of the response; raise the connection's error, or ResponseTimeout."""
@@ -197,10 +243,17 @@ class UpstreamPool:
     """Keep-alive connections to one host:port, the most recently used first."""
 
     def __init__(
-        self, host: str, port: int, keepalive: float, limit: int, local_addr: tuple[str, int] | None = None
+        self,
+        host: str,
+        port: int,
+        keepalive: float,
+        limit: int,
+        tls: ssl.SSLContext | None = None,
+        local_addr: tuple[str, int] | None = None,
     ) -> None:
         self.host = host
         self.port = port
+        self.tls = tls
         self.local_addr = local_addr  # the gateway's source address, which services trust as their proxy
         self.keepalive = keepalive
         self.limit = limit  # open connections at most; 0: no cap
@@ -230,7 +283,12 @@ class UpstreamPool:
                 self.open += 1
                 try:
                     _, conn = await self.loop.create_connection(
-                        lambda: Connection(self), self.host, self.port, local_addr=self.local_addr
+                        lambda: Connection(self),
+                        self.host,
+                        self.port,
+                        ssl=self.tls,
+                        server_hostname=self.host if self.tls is not None else None,
+                        local_addr=self.local_addr,
                     )
                 except BaseException:
                     self.open -= 1

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 import uvicorn
 from aiohttp import web
@@ -184,14 +184,14 @@ def gateway_settings(jwks_server: JwksServer, upstreams: dict[str, str], **overr
 
 
 @contextlib.asynccontextmanager
-async def running_gateway(settings: GatewaySettings) -> AsyncIterator[tuple[Gateway, httpx.AsyncClient]]:
+async def running_gateway(settings: GatewaySettings) -> AsyncIterator[tuple[Gateway, httpx2.AsyncClient]]:
     gateway = Gateway(settings)
-    async with serve_asgi(gateway) as url, httpx.AsyncClient(base_url=url, timeout=10) as client:
+    async with serve_asgi(gateway) as url, httpx2.AsyncClient(base_url=url, timeout=10) as client:
         yield gateway, client
 
 
 @pytest.fixture(scope="session")
-async def gateway(upstream: Upstream, jwks_server: JwksServer) -> AsyncIterator[tuple[Gateway, httpx.AsyncClient]]:
+async def gateway(upstream: Upstream, jwks_server: JwksServer) -> AsyncIterator[tuple[Gateway, httpx2.AsyncClient]]:
     """The repository's routing table; every service is the echo upstream except blog (down)."""
     down = closed_port_url()
     upstreams = {name: upstream.url for name in ("auth", "catalog", "membership", "notification", "integration")}

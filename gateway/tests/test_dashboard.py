@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from aiohttp import web
 
@@ -58,7 +58,7 @@ class SummaryService:
 @contextlib.asynccontextmanager
 async def dashboard_gateway(
     jwks_server: JwksServer, *, catalog_up: bool = True, **overrides: Any
-) -> AsyncIterator[tuple[SummaryService, SummaryService, Gateway, httpx.AsyncClient]]:
+) -> AsyncIterator[tuple[SummaryService, SummaryService, Gateway, httpx2.AsyncClient]]:
     auth = SummaryService("/api/v1/admin/users/summary", USERS)
     catalog = SummaryService("/api/v1/admin/events/summary", CATALOG)
     membership = SummaryService("/api/v1/admin/patreon/summary", MEMBERSHIP)
@@ -80,7 +80,7 @@ async def dashboard_gateway(
 
 
 @pytest.fixture(scope="module")
-async def stack(jwks_server: JwksServer) -> AsyncIterator[tuple[SummaryService, SummaryService, httpx.AsyncClient]]:
+async def stack(jwks_server: JwksServer) -> AsyncIterator[tuple[SummaryService, SummaryService, httpx2.AsyncClient]]:
     async with dashboard_gateway(jwks_server, gateway_dashboard_deadline_seconds=0.5) as (auth, catalog, _, client):
         yield auth, catalog, client
 

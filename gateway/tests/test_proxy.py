@@ -6,14 +6,14 @@ import asyncio
 import json
 from typing import Any
 
-import httpx
+import httpx2
 
 from tdc_shared.testing.keys import SigningKey
 
 from .conftest import Upstream, closed_port_url, gateway_settings, running_gateway
 
 
-async def raw_request(client: httpx.AsyncClient, head: str) -> tuple[int, bytes]:
+async def raw_request(client: httpx2.AsyncClient, head: str) -> tuple[int, bytes]:
     reader, writer = await asyncio.open_connection(client.base_url.host, client.base_url.port)
     writer.write(f"{head}\r\nHost: test\r\nConnection: close\r\n\r\n".encode())
     await writer.drain()

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 from tdc_gateway.app import Gateway
@@ -28,6 +28,7 @@ class RawUpstream:
     url: str = ""
     connections: int = 0
     requests: list[tuple[str, str, int, int]] = field(default_factory=list)
+    bodies: list[bytes] = field(default_factory=list)
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
@@ -39,8 +40,20 @@ class RawUpstream:
                 lines = head.split("\r\n")
                 method, target, _ = lines[0].split(" ")
                 headers = dict((k.strip().lower(), v.strip()) for k, v in (x.split(":", 1) for x in lines[1:] if x))
-                await reader.readexactly(int(headers.get("content-length", "0")))
+                if headers.get("transfer-encoding") == "chunked":
+                    body = b""
+                    while size := int((await reader.readuntil(b"\r\n")).strip(), 16):
+                        body += (await reader.readexactly(size + 2))[:-2]
+                    await reader.readuntil(b"\r\n")
+                    self.bodies.append(body)
+                else:
+                    self.bodies.append(await reader.readexactly(int(headers.get("content-length", "0"))))
                 self.requests.append((method, target, number, index))
+                if method == "HEAD":
+                    # The head a GET would get, its Content-Length included, and no body.
+                    writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(OK_BODY))
+                    index += 1
+                    continue
                 if not await self.answer(reader, writer, target.rsplit("/", 1)[-1], index):
                     break
                 index += 1
@@ -82,7 +95,7 @@ class RawUpstream:
 @contextlib.asynccontextmanager
 async def through_gateway(
     jwks_server: JwksServer, **overrides: Any
-) -> AsyncIterator[tuple[RawUpstream, Gateway, httpx.AsyncClient]]:
+) -> AsyncIterator[tuple[RawUpstream, Gateway, httpx2.AsyncClient]]:
     upstream = RawUpstream()
     server = await asyncio.start_server(upstream.handle, "127.0.0.1", 0)
     upstream.url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
@@ -111,6 +124,38 @@ async def test_keep_alive_connection_is_reused(jwks_server: JwksServer) -> None:
             assert response.headers["server"] != "raw"  # the upstream's date/server are not repeated
         assert upstream.connections == 1
         assert [r[3] for r in upstream.requests] == [0, 1, 2]
+
+
+async def test_head_then_get_share_one_connection(jwks_server: JwksServer) -> None:
+    """HEAD goes over the same client: its answer has a Content-Length and no body, and the
+    connection still carries the next exchange."""
+    async with through_gateway(jwks_server) as (upstream, _, client):
+        head = await client.head("/api/v1/events/x")
+        assert head.status_code == 200 and head.content == b""
+        assert head.headers["content-length"] == str(len(OK_BODY))
+        got = await client.get("/api/v1/events/x")
+        assert got.status_code == 200 and got.content == OK_BODY
+        again = await client.head("/api/v1/events/x")
+        assert again.status_code == 200 and again.content == b""
+        assert upstream.connections == 1
+        assert [(r[0], r[3]) for r in upstream.requests] == [("HEAD", 0), ("GET", 1), ("HEAD", 2)]
+
+
+async def test_streamed_upload_goes_over_the_same_pool(jwks_server: JwksServer) -> None:
+    """A body of unknown length is sent chunked on a pooled connection, not on a second client."""
+    async with through_gateway(jwks_server) as (upstream, gateway, client):
+        assert (await client.get("/api/v1/events/x")).status_code == 200
+
+        async def pieces() -> Any:
+            for _ in range(3):
+                yield b"piece"
+
+        response = await client.post("/api/v1/events/x", content=pieces())
+        assert response.status_code == 200 and response.content == OK_BODY
+        assert upstream.bodies[-1] == b"piece" * 3
+        assert (await client.get("/api/v1/events/x")).status_code == 200  # and the connection lives on
+        assert upstream.connections == 1
+        assert pool_of(gateway, upstream).open == 1
 
 
 async def test_connection_closed_while_idle_is_not_used(jwks_server: JwksServer) -> None:

@@ -19,11 +19,10 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
-from prometheus_client import CollectorRegistry
 
 from .auth import KeySet, TokenVerifier
 from .db import Database, DatabaseUnavailable
-from .envelope import ERROR_RESPONSES, fail, install_error_handlers, ok
+from .envelope import ERROR_RESPONSES, EnvelopeResponse, fail, install_error_handlers, ok
 from .logs import configure_logging
 from .migrations import migrate
 from .observability import (
@@ -32,7 +31,9 @@ from .observability import (
     MetricsEndpoint,
     RequestContextMiddleware,
     TrustedProxies,
+    new_registry,
 )
+from .openapi import install_openapi, operation_id
 from .settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -151,11 +152,14 @@ def create_service(spec: ServiceSpec) -> FastAPI:
         description=spec.description,
         version=spec.version,
         lifespan=_lifespan(spec),
+        default_response_class=EnvelopeResponse,
+        generate_unique_id_function=operation_id,
     )
+    install_openapi(app)
     app.state.settings = spec.settings
     app.state.service_name = spec.name
     app.state.readiness = {}
-    registry = CollectorRegistry()
+    registry = new_registry()
     app.state.metrics_registry = registry
     install_error_handlers(app)
     app.include_router(health_router())

@@ -28,7 +28,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-import httpx
+import httpx2
 import jwt
 from fastapi import Depends, Request
 
@@ -151,12 +151,13 @@ class KeySet:
     @classmethod
     def from_url(cls, url: str, *, timeout: float = 2.0, **kwargs: Any) -> KeySet:
         async def fetch() -> dict[str, Any]:
-            async with httpx.AsyncClient(timeout=timeout) as client:
+            async with httpx2.AsyncClient(timeout=timeout) as client:
                 response = await client.get(url)
                 response.raise_for_status()
                 body = response.json()
                 # The auth service answers in the envelope; a bare JWKS is accepted too.
-                return body.get("data", body) if isinstance(body, dict) and "keys" not in body else body
+                keys: dict[str, Any] = body.get("data", body) if isinstance(body, dict) and "keys" not in body else body
+                return keys
 
         return cls(fetch, **kwargs)
 

@@ -89,7 +89,7 @@ class MySQLAddress:
         return args
 
 
-async def connect(url: str, database: str | None = None, connect_timeout: float = 5.0):
+async def connect(url: str, database: str | None = None, connect_timeout: float = 5.0) -> Any:
     """One raw connection (for migrations and tooling), with our charset and UTC session."""
     address = MySQLAddress.parse(url)
     try:
@@ -98,6 +98,14 @@ async def connect(url: str, database: str | None = None, connect_timeout: float 
         )
     except _CONNECTION_ERRORS as exc:
         raise DatabaseUnavailable(f"cannot reach MySQL at {address.host}:{address.port}: {exc}") from exc
+    except TypeError as exc:
+        # mysql-connector-python 26.x asked for TLS by a server without it reads a cipher that
+        # is not there and fails with this instead of saying so.
+        if address.ssl_disabled:
+            raise
+        raise DatabaseUnavailable(
+            f"MySQL at {address.host}:{address.port} did not start TLS, and the URL asks for ssl=required"
+        ) from exc
 
 
 class Session:
@@ -139,7 +147,7 @@ class Session:
         cursor = await self.conn.cursor()
         try:
             await cursor.execute(sql, params or ())
-            return cursor.lastrowid if cursor.lastrowid else cursor.rowcount
+            return int(cursor.lastrowid or cursor.rowcount)
         finally:
             await cursor.close()
 
@@ -149,7 +157,7 @@ class Session:
         cursor = await self.conn.cursor()
         try:
             await cursor.executemany(sql, list(rows))
-            return cursor.rowcount
+            return int(cursor.rowcount)
         finally:
             await cursor.close()
 

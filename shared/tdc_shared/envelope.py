@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, Literal
 
 from fastapi import FastAPI, Request
@@ -21,6 +22,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .db import DatabaseUnavailable
+from .timefmt import utc_iso
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,21 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return utc_iso(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+class EnvelopeResponse(JSONResponse):
+    """JSON as every service answers: compact UTF-8, datetimes in the one UTC format (timefmt)."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(
+            content, ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=_json_default
+        ).encode("utf-8")
+
+
 def ok(
     data: Any = None,
     *,
@@ -56,7 +73,7 @@ def ok(
     body: dict[str, Any] = {"success": True, "data": data}
     if meta:
         body["meta"] = dict(meta)
-    return JSONResponse(body, status_code=status, headers=dict(headers or {}))
+    return EnvelopeResponse(body, status_code=status, headers=dict(headers or {}))
 
 
 def created(data: Any = None) -> JSONResponse:

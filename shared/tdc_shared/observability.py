@@ -5,7 +5,10 @@ never on the public one: router names and status counts are for the operator's s
 
 A plain ASGI middleware (not `BaseHTTPMiddleware`) so it adds microseconds, not a task per
 request. Metrics are labelled by route template (`/api/v1/events/{slug}`), never by raw
-path, so a crawler cannot blow up the label set.
+path, and methods outside HTTP's own as `_OTHER`, so a crawler cannot blow up the label set.
+
+One naming scheme for every process: `tdc_` prefix; the process, GC and platform collectors
+in each registry; no `*_created` series (a timestamp per label set that nobody graphs).
 """
 
 from __future__ import annotations
@@ -16,7 +19,16 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+from prometheus_client import (
+    GC_COLLECTOR,
+    PLATFORM_COLLECTOR,
+    PROCESS_COLLECTOR,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    disable_created_metrics,
+    start_http_server,
+)
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .envelope import envelope_bytes
@@ -27,15 +39,31 @@ log = logging.getLogger("tdc.access")
 _INTERNAL_ERROR = envelope_bytes("Internal server error")
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"})
+
+disable_created_metrics()  # type: ignore[no-untyped-call]  # prometheus-client leaves it unannotated
+
+
+def method_label(method: str) -> str:
+    """The method as a label: HTTP's own methods by name, anything else as `_OTHER`."""
+    return method if method in HTTP_METHODS else "_OTHER"
+
+
+def new_registry() -> CollectorRegistry:
+    """A process's metrics registry, with the process, GC and platform collectors in it."""
+    registry = CollectorRegistry()
+    for collector in (PROCESS_COLLECTOR, GC_COLLECTOR, PLATFORM_COLLECTOR):
+        registry.register(collector)
+    return registry
 
 
 class HttpMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.requests = Counter(
-            "http_requests", "HTTP requests handled", ["method", "route", "status"], registry=registry
+            "tdc_http_requests", "HTTP requests handled", ["method", "route", "status"], registry=registry
         )
         self.latency = Histogram(
-            "http_request_duration_seconds",
+            "tdc_http_request_duration_seconds",
             "Time to answer an HTTP request",
             ["method", "route"],
             registry=registry,
@@ -99,7 +127,7 @@ class RequestContextMiddleware:
         finally:
             elapsed = time.perf_counter() - started
             route = route_template(scope)
-            method = scope["method"]
+            method = method_label(scope["method"])
             self.metrics.requests.labels(method, route, str(status["code"])).inc()
             self.metrics.latency.labels(method, route).observe(elapsed)
             if scope["path"] not in self.quiet_paths and log.isEnabledFor(logging.INFO):

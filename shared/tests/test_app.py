@@ -228,10 +228,22 @@ def test_metrics_are_labelled_by_route_template(client: TestClient) -> None:
     client.get("/notes/42")
     client.get("/no/such/path")
     text = scrape(client)
-    assert 'http_requests_total{method="GET",route="/notes/{note_id}",status="200"}' in text
+    assert 'tdc_http_requests_total{method="GET",route="/notes/{note_id}",status="200"}' in text
     assert 'route="/notes/41"' not in text
     assert 'route="<unmatched>",status="404"' in text
-    assert "http_request_duration_seconds_bucket" in text
+    assert "tdc_http_request_duration_seconds_bucket" in text
+
+
+def test_metrics_have_one_naming_scheme(client: TestClient) -> None:
+    client.request("BREW", "/notes/41")  # a method HTTP does not have: counted, not as a label of its own
+    text = client.get("/metrics").text
+    assert 'tdc_http_requests_total{method="_OTHER"' in text
+    assert 'method="BREW"' not in text
+    assert "process_cpu_seconds_total" in text and "python_gc_collections_total" in text
+    assert "_created" not in text
+    ours = {line.split("{")[0].split(" ")[0] for line in text.splitlines() if line and not line.startswith("#")}
+    runtime = ("process_", "python_")
+    assert all(name.startswith(("tdc_", *runtime)) for name in ours), sorted(ours)
 
 
 def test_current_user_and_roles(client: TestClient, signing_key) -> None:

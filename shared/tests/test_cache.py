@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import httpx
+import httpx2
 from fastapi import FastAPI, Request
 from starlette.middleware import Middleware
 
@@ -32,7 +32,7 @@ def _app(*, bypass_authorized: bool) -> tuple[FastAPI, list[str | None]]:
 
 async def test_a_signed_in_answer_is_never_kept_nor_served_when_bypassing() -> None:
     app, seen = _app(bypass_authorized=True)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+    async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://t") as client:
         patron = await client.get("/api/v1/things", headers={"Authorization": "Bearer patron"})
         assert patron.json() == {"for": "Bearer patron"}
         assert "etag" not in patron.headers
@@ -49,7 +49,7 @@ async def test_a_signed_in_answer_is_never_kept_nor_served_when_bypassing() -> N
 
 async def test_without_bypass_every_caller_shares_the_entry_and_admin_paths_are_excluded() -> None:
     app, seen = _app(bypass_authorized=False)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+    async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://t") as client:
         first = await client.get("/api/v1/things")
         second = await client.get("/api/v1/things", headers={"Authorization": "Bearer x"})
         assert second.json() == first.json() == {"for": "anonymous"}

@@ -1,7 +1,7 @@
 """How long a sign-in takes, and whether an unknown email answers in the same time as a wrong password.
 
 Runs the auth service in-process (production argon2 parameters) on a throwaway schema of the
-local MySQL/MariaDB, and drives it with httpx over ASGI, one request at a time:
+local MySQL/MariaDB, and drives it with httpx2 over ASGI, one request at a time:
 
     .venv/bin/python services/auth/bench/login_timing.py [rounds]
 
@@ -17,7 +17,7 @@ import tempfile
 import time
 import uuid
 
-import httpx
+import httpx2
 
 from tdc_auth.main import create_app
 from tdc_auth.settings import AuthSettings
@@ -26,7 +26,7 @@ from tdc_shared.migrations import drop_schema
 PASSWORD = "bench password for the cave"  # noqa: S105 (a throwaway account)
 
 
-async def timed(client: httpx.AsyncClient, body: dict) -> tuple[float, int]:
+async def timed(client: httpx2.AsyncClient, body: dict) -> tuple[float, int]:
     start = time.perf_counter()
     response = await client.post("/api/v1/auth/login", json=body)
     return (time.perf_counter() - start) * 1000, response.status_code
@@ -45,8 +45,8 @@ async def main(rounds: int) -> None:
     app = create_app(settings, bus=False)
     try:
         async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="https://auth.bench") as client:
+            transport = httpx2.ASGITransport(app=app)
+            async with httpx2.AsyncClient(transport=transport, base_url="https://auth.bench") as client:
                 email = f"bench-{uuid.uuid4().hex[:8]}@example.com"
                 response = await client.post(
                     "/api/v1/auth/register",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from tdc_shared.timefmt import utc_iso_or_none
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
@@ -14,6 +16,5 @@ def later(seconds: int) -> datetime:
 
 
 def iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC).isoformat().replace("+00:00", "Z")
+    """The API's one time format (tdc_shared.timefmt): seconds, UTC, `Z`."""
+    return utc_iso_or_none(value)

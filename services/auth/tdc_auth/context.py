@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from tdc_shared.auth import Claims, TokenVerifier
-from tdc_shared.db import Database, Row, Session
+from tdc_shared.db import Row, Session
 from tdc_shared.envelope import Forbidden, Unauthorized
 
 from .keys import KeyRing
@@ -36,20 +36,16 @@ class Caller:
     user_agent: str | None
 
 
-def _context(request: Request) -> AuthContext:
+# `async`: FastAPI runs a plain `def` dependency in its thread pool, a thread hop per request.
+async def _context(request: Request) -> AuthContext:
     return request.app.state.auth
 
 
-def _database(request: Request) -> Database:
-    return request.app.state.db
-
-
-def _caller(request: Request, ctx: Annotated[AuthContext, Depends(_context)]) -> Caller:
+async def _caller(request: Request, ctx: Annotated[AuthContext, Depends(_context)]) -> Caller:
     return Caller(client_address(request), request.headers.get("user-agent"))
 
 
 Auth = Annotated[AuthContext, Depends(_context)]
-Db = Annotated[Database, Depends(_database)]
 Client = Annotated[Caller, Depends(_caller)]
 
 

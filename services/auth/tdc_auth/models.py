@@ -96,6 +96,22 @@ class Body(BaseModel):
 
 
 class RegisterBody(Body):
+    """A new account; a link to verify the address is mailed to it."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "email": "luna@example.com",
+                    "username": "luna_vox",
+                    "password": "night owls at the cave",
+                    "language": "it",
+                }
+            ]
+        },
+    )
+
     email: Email
     username: Username
     password: NewPassword
@@ -103,37 +119,93 @@ class RegisterBody(Body):
 
 
 class LoginBody(Body):
+    """Email and password of an account."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"email": "luna@example.com", "password": "night owls at the cave"}]},
+    )
+
     email: Annotated[str, Field(min_length=1, max_length=254)]
     password: Password
 
 
 class RefreshBody(Body):
+    """The refresh token, for API clients; browsers send the cookie instead and may omit the body."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"refresh_token": "rt_3q2Yb2xJm8cXrHkNw0fQeA"}]}
+    )
+
     refresh_token: Annotated[str, Field(min_length=1, max_length=200)] | None = None
 
 
 class TokenBody(Body):
+    """The one-time token from the mail's link."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"token": "Q2hhbmdlLW1lLXRva2VuLTEyMzQ"}]}
+    )
+
     token: Annotated[str, Field(min_length=1, max_length=200)]
 
 
 class EmailBody(Body):
+    """The address of the account."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"email": "luna@example.com"}]})
+
     email: Email
 
 
 class OptionalEmailBody(Body):
+    """The address to send to; signed-in callers may omit it."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"email": "luna@example.com"}]})
+
     email: Email | None = None
 
 
 class ResetPasswordBody(Body):
+    """The token from the reset mail and the new password."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"token": "Q2hhbmdlLW1lLXRva2VuLTEyMzQ", "password": "a brand new night at the cave"}]
+        },
+    )
+
     token: Annotated[str, Field(min_length=1, max_length=200)]
     password: NewPassword
 
 
 class ChangePasswordBody(Body):
+    """The current password (absent for accounts made by OAuth sign-in) and the new one."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"current_password": "night owls at the cave", "new_password": "a brand new night at the cave"}
+            ]
+        },
+    )
+
     current_password: Password | None = None
     new_password: NewPassword
 
 
 class ProfilePatch(Body):
+    """The fields to change; the others keep their value."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"display_name": "Luna Vox", "language": "fr", "sl_avatar_name": "Luna Resident"}]
+        },
+    )
+
     username: Username | None = None
     display_name: Annotated[str, Field(min_length=1, max_length=100)] | None = None
     language: Language | None = None
@@ -142,6 +214,10 @@ class ProfilePatch(Body):
 
 
 class AdminUserPatch(Body):
+    """The role or active state to set (admins only)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"role": "staff", "is_active": True}]})
+
     role: Literal["user", "staff", "admin"] | None = None
     is_active: bool | None = None
 

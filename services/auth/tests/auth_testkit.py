@@ -6,7 +6,7 @@ import json
 import uuid
 from typing import Any
 
-import httpx
+import httpx2
 from fastapi import FastAPI
 
 from tdc_auth.models import user_out
@@ -27,7 +27,7 @@ def unique_username(tag: str = "u") -> str:
 class Accounts:
     """Small factories over the real endpoints."""
 
-    def __init__(self, client: httpx.AsyncClient, app: FastAPI) -> None:
+    def __init__(self, client: httpx2.AsyncClient, app: FastAPI) -> None:
         self.client = client
         self.app = app
 

@@ -1,4 +1,4 @@
-"""The auth service in-process (httpx over ASGI) on real MySQL, with a local OAuth provider."""
+"""The auth service in-process (httpx2 over ASGI) on real MySQL, with a local OAuth provider."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from fastapi import FastAPI
 
@@ -87,14 +87,14 @@ def random_client_ip() -> str:
 
 
 @pytest.fixture
-async def client(auth_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=auth_app)
-    async with httpx.AsyncClient(
+async def client(auth_app: FastAPI) -> AsyncIterator[httpx2.AsyncClient]:
+    transport = httpx2.ASGITransport(app=auth_app)
+    async with httpx2.AsyncClient(
         transport=transport, base_url=BASE_URL, headers={"X-Forwarded-For": random_client_ip()}
     ) as c:
         yield c
 
 
 @pytest.fixture
-def accounts(client: httpx.AsyncClient, auth_app: FastAPI) -> Accounts:
+def accounts(client: httpx2.AsyncClient, auth_app: FastAPI) -> Accounts:
     return Accounts(client, auth_app)

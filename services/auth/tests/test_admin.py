@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 
-import httpx
+import httpx2
 from auth_testkit import ADMIN_EMAIL, Accounts, unique_email
 from fastapi import FastAPI
 
 from tdc_auth.bootstrap import ensure_user
 
 
-async def test_admin_routes_need_the_admin_role(client: httpx.AsyncClient, accounts: Accounts):
+async def test_admin_routes_need_the_admin_role(client: httpx2.AsyncClient, accounts: Accounts):
     me = await accounts.signed_in()
     for method, path in (("GET", "/api/v1/admin/users"), ("GET", "/api/v1/admin/users/1")):
         response = await client.request(method, path, headers=me["headers"])
@@ -22,7 +22,7 @@ async def test_admin_routes_need_the_admin_role(client: httpx.AsyncClient, accou
     assert (await client.get("/api/v1/admin/users")).status_code == 401
 
 
-async def test_search_and_paginate(client: httpx.AsyncClient, accounts: Accounts):
+async def test_search_and_paginate(client: httpx2.AsyncClient, accounts: Accounts):
     admin = await accounts.admin()
     tag = unique_email("findme").split("@")[0]
     for n in range(3):
@@ -50,7 +50,7 @@ async def test_search_and_paginate(client: httpx.AsyncClient, accounts: Accounts
     assert bad.status_code == 422
 
 
-async def test_change_role_and_disable(client: httpx.AsyncClient, accounts: Accounts):
+async def test_change_role_and_disable(client: httpx2.AsyncClient, accounts: Accounts):
     admin = await accounts.admin()
     user = await accounts.signed_in()
     response = await client.patch(f"/api/v1/admin/users/{user['id']}", headers=admin["headers"], json={"role": "staff"})
@@ -75,7 +75,7 @@ async def test_change_role_and_disable(client: httpx.AsyncClient, accounts: Acco
     assert (await client.get("/api/v1/user/profile", headers=user["headers"])).status_code == 401
 
 
-async def test_admin_patch_bad_inputs(client: httpx.AsyncClient, accounts: Accounts):
+async def test_admin_patch_bad_inputs(client: httpx2.AsyncClient, accounts: Accounts):
     admin = await accounts.admin()
     user = await accounts.register()
     for body in ({"role": "superuser"}, {"email": "x@example.com"}, {"is_active": "maybe"}):
@@ -86,7 +86,7 @@ async def test_admin_patch_bad_inputs(client: httpx.AsyncClient, accounts: Accou
     assert (await client.get(f"/api/v1/admin/users/{user['id']}", headers=admin["headers"])).status_code == 200
 
 
-async def test_last_active_admin_stays(client: httpx.AsyncClient, accounts: Accounts, auth_app: FastAPI):
+async def test_last_active_admin_stays(client: httpx2.AsyncClient, accounts: Accounts, auth_app: FastAPI):
     admin = await accounts.admin()
     admin_id = admin["user"]["id"]
     others = await auth_app.state.db.fetch_value(
@@ -123,8 +123,8 @@ async def test_demo_users_only_with_demo_data(auth_settings, auth_app: FastAPI):
     demo_app = create_app(auth_settings.model_copy(update={"demo_data": True}), bus=False)
     for _ in range(2):  # a restart adds nothing
         async with demo_app.router.lifespan_context(demo_app):
-            transport = httpx.ASGITransport(app=demo_app)
-            async with httpx.AsyncClient(transport=transport, base_url="https://auth.test") as client:
+            transport = httpx2.ASGITransport(app=demo_app)
+            async with httpx2.AsyncClient(transport=transport, base_url="https://auth.test") as client:
                 for email, username, role, password in DEMO_USERS:
                     response = await client.post("/api/v1/auth/login", json={"email": email, "password": password})
                     assert response.status_code == 200, email

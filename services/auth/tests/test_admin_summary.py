@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from auth_testkit import Accounts
 
@@ -26,8 +26,8 @@ async def fresh(auth_settings, db_prefix: str) -> AsyncIterator[Accounts]:
     settings = auth_settings.model_copy(update={"db_prefix": f"{db_prefix}sum{uuid.uuid4().hex[:6]}_"})
     app = create_app(settings, bus=False)
     async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="https://auth.test") as client:
+        transport = httpx2.ASGITransport(app=app)
+        async with httpx2.AsyncClient(transport=transport, base_url="https://auth.test") as client:
             yield Accounts(client, app)
 
 
@@ -191,7 +191,7 @@ async def test_summary_needs_an_active_admin(fresh: Accounts):
     assert response.json() == {"success": False, "error": "Token has been revoked"}
 
 
-async def test_summary_is_not_taken_for_a_user_id(client: httpx.AsyncClient, accounts: Accounts):
+async def test_summary_is_not_taken_for_a_user_id(client: httpx2.AsyncClient, accounts: Accounts):
     """On the shared app: `/summary` sits before `/{user_id}`, and that route still answers for ids."""
     admin = await accounts.admin()
     response = await client.get(SUMMARY, headers=admin["headers"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-import httpx
+import httpx2
 from auth_testkit import Accounts, unique_email
 from conftest import BASE_URL, make_settings, random_client_ip
 
@@ -24,7 +24,7 @@ async def reset_token(accounts: Accounts, user_id: int) -> str:
     return events[-1]["data"]["token"]
 
 
-async def test_verify_email_once(client: httpx.AsyncClient, accounts: Accounts):
+async def test_verify_email_once(client: httpx2.AsyncClient, accounts: Accounts):
     user = await accounts.register()
     token = await verification_token(accounts, user["id"])
     response = await client.post("/api/v1/auth/verify-email", json={"token": token})
@@ -41,7 +41,7 @@ async def test_verify_email_once(client: httpx.AsyncClient, accounts: Accounts):
     assert (await client.post("/api/v1/auth/verify-email", json={})).status_code == 422
 
 
-async def test_resend_verification(client: httpx.AsyncClient, accounts: Accounts):
+async def test_resend_verification(client: httpx2.AsyncClient, accounts: Accounts):
     user = await accounts.register()
     unknown = await client.post("/api/v1/auth/resend-verification", json={"email": unique_email()})
     known = await client.post("/api/v1/auth/resend-verification", json={"email": user["email"]})
@@ -65,7 +65,7 @@ async def test_resend_verification(client: httpx.AsyncClient, accounts: Accounts
     assert response.status_code == 422 and response.json()["errors"] == {"email": ["is required when not signed in"]}
 
 
-async def test_mail_requests_per_address_are_limited(client: httpx.AsyncClient):
+async def test_mail_requests_per_address_are_limited(client: httpx2.AsyncClient):
     email = unique_email()
     for _ in range(5):
         assert (await client.post("/api/v1/auth/forgot-password", json={"email": email})).status_code == 202
@@ -74,7 +74,7 @@ async def test_mail_requests_per_address_are_limited(client: httpx.AsyncClient):
 
 
 async def test_forgot_password_same_answer_and_event_only_for_real_accounts(
-    client: httpx.AsyncClient, accounts: Accounts
+    client: httpx2.AsyncClient, accounts: Accounts
 ):
     user = await accounts.register()
     ghost = unique_email()
@@ -87,7 +87,7 @@ async def test_forgot_password_same_answer_and_event_only_for_real_accounts(
     assert (await client.post("/api/v1/auth/forgot-password", json={"email": "nope"})).status_code == 422
 
 
-async def test_reset_password_ends_every_session_and_is_single_use(client: httpx.AsyncClient, accounts: Accounts):
+async def test_reset_password_ends_every_session_and_is_single_use(client: httpx2.AsyncClient, accounts: Accounts):
     user = await accounts.register()
     session = await accounts.login(user["email"], user["password"])
     await client.post("/api/v1/auth/forgot-password", json={"email": user["email"]})
@@ -106,7 +106,7 @@ async def test_reset_password_ends_every_session_and_is_single_use(client: httpx
     assert again.status_code == 400 and again.json()["errors"] == {"token": ["is invalid, already used or expired"]}
 
 
-async def test_reset_token_expires(client: httpx.AsyncClient, accounts: Accounts):
+async def test_reset_token_expires(client: httpx2.AsyncClient, accounts: Accounts):
     user = await accounts.register()
     await client.post("/api/v1/auth/forgot-password", json={"email": user["email"]})
     token = await reset_token(accounts, user["id"])
@@ -117,7 +117,7 @@ async def test_reset_token_expires(client: httpx.AsyncClient, accounts: Accounts
     assert response.status_code == 400
 
 
-async def test_reset_link_lives_one_hour(client: httpx.AsyncClient, accounts: Accounts):
+async def test_reset_link_lives_one_hour(client: httpx2.AsyncClient, accounts: Accounts):
     user = await accounts.register()
     await client.post("/api/v1/auth/forgot-password", json={"email": user["email"]})
     lifetime = await accounts.app.state.db.fetch_value(
@@ -141,8 +141,8 @@ async def test_a_burst_of_resend_requests_never_exhausts_the_pool(auth_settings:
     )
     app = create_app(settings, bus=False)
     async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
+        transport = httpx2.ASGITransport(app=app)
+        async with httpx2.AsyncClient(transport=transport, base_url=BASE_URL) as client:
 
             async def resend() -> int:
                 response = await client.post(

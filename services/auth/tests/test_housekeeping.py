@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import httpx
+import httpx2
 from auth_testkit import Accounts
 
 from tdc_auth.housekeeping import purge
 
 
-async def test_purge_keeps_live_sessions_and_drops_long_ended_ones(client: httpx.AsyncClient, accounts: Accounts):
+async def test_purge_keeps_live_sessions_and_drops_long_ended_ones(client: httpx2.AsyncClient, accounts: Accounts):
     db = accounts.app.state.db
     live = await accounts.signed_in()
     ended = await accounts.signed_in()

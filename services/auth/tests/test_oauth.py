@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
+import httpx2
 import pytest
 from auth_oauth_provider import FakeProvider
 from auth_testkit import Accounts, unique_email
@@ -23,26 +23,26 @@ def person(provider: str, email: str, verified: bool, name: str = "Dream Walker"
     return {"id": subject, "name": name, "email": email}
 
 
-async def start(client: httpx.AsyncClient, provider: str, mode: str = "json") -> str:
+async def start(client: httpx2.AsyncClient, provider: str, mode: str = "json") -> str:
     """Our login redirect, then the provider's authorize redirect: the callback URL the browser would follow."""
     response = await client.get(f"/api/v1/auth/oauth/{provider}/login", params={"mode": mode})
     assert response.status_code == 302, response.text
     authorize = response.headers["location"]
     query = parse_qs(urlsplit(authorize).query)
     assert query["code_challenge_method"] == ["S256"] and query["state"]
-    async with httpx.AsyncClient() as browser:
+    async with httpx2.AsyncClient() as browser:
         at_provider = await browser.get(authorize)
     assert at_provider.status_code == 302, at_provider.text
     return at_provider.headers["location"]
 
 
-async def sign_in(client: httpx.AsyncClient, provider: str, mode: str = "json") -> httpx.Response:
+async def sign_in(client: httpx2.AsyncClient, provider: str, mode: str = "json") -> httpx2.Response:
     return await client.get(await start(client, provider, mode))
 
 
 @pytest.mark.parametrize("provider", ["google", "discord"])
 async def test_new_account_from_verified_provider(
-    client: httpx.AsyncClient, accounts: Accounts, oauth_provider: FakeProvider, provider: str
+    client: httpx2.AsyncClient, accounts: Accounts, oauth_provider: FakeProvider, provider: str
 ):
     email = unique_email(provider)
     oauth_provider.person[provider] = person(provider, email, verified=True)
@@ -65,7 +65,7 @@ async def test_new_account_from_verified_provider(
 
 
 async def test_verified_email_links_a_verified_account_and_keeps_its_password(
-    client: httpx.AsyncClient, accounts: Accounts, oauth_provider: FakeProvider
+    client: httpx2.AsyncClient, accounts: Accounts, oauth_provider: FakeProvider
 ):
     user = await accounts.register()
     await accounts.app.state.db.execute("UPDATE users SET email_verified = 1 WHERE id = %s", (user["id"],))
@@ -78,7 +78,7 @@ async def test_verified_email_links_a_verified_account_and_keeps_its_password(
 
 
 async def test_a_verified_provider_email_takes_over_an_unverified_password_account(
-    client: httpx.AsyncClient, accounts: Accounts, oauth_provider: FakeProvider, caplog: pytest.LogCaptureFixture
+    client: httpx2.AsyncClient, accounts: Accounts, oauth_provider: FakeProvider, caplog: pytest.LogCaptureFixture
 ):
     # Pre-account takeover: someone registers the owner's address with a password of theirs first.
     squatter = await accounts.signed_in()
@@ -107,7 +107,7 @@ async def test_a_verified_provider_email_takes_over_an_unverified_password_accou
 
 @pytest.mark.parametrize("provider", ["google", "discord", "facebook"])
 async def test_unverified_email_does_not_take_over(
-    client: httpx.AsyncClient, accounts: Accounts, oauth_provider: FakeProvider, provider: str
+    client: httpx2.AsyncClient, accounts: Accounts, oauth_provider: FakeProvider, provider: str
 ):
     user = await accounts.register()
     oauth_provider.person[provider] = person(provider, user["email"], verified=False)
@@ -120,7 +120,7 @@ async def test_unverified_email_does_not_take_over(
     assert rows == 0
 
 
-async def test_facebook_creates_unverified_account(client: httpx.AsyncClient, oauth_provider: FakeProvider):
+async def test_facebook_creates_unverified_account(client: httpx2.AsyncClient, oauth_provider: FakeProvider):
     email = unique_email("fb")
     oauth_provider.person["facebook"] = person("facebook", email, verified=True)
     response = await sign_in(client, "facebook")
@@ -128,7 +128,9 @@ async def test_facebook_creates_unverified_account(client: httpx.AsyncClient, oa
     assert response.json()["data"]["user"]["email_verified"] is False
 
 
-async def test_redirect_mode_sets_cookie_and_lands_on_frontend(client: httpx.AsyncClient, oauth_provider: FakeProvider):
+async def test_redirect_mode_sets_cookie_and_lands_on_frontend(
+    client: httpx2.AsyncClient, oauth_provider: FakeProvider
+):
     oauth_provider.person["discord"] = person("discord", unique_email("web"), verified=True)
     response = await sign_in(client, "discord", mode="redirect")
     assert response.status_code == 303
@@ -144,7 +146,7 @@ async def test_redirect_mode_sets_cookie_and_lands_on_frontend(client: httpx.Asy
     assert failed.status_code == 303 and failed.headers["location"] == "https://app.test/auth/done?error=email_required"
 
 
-async def test_state_and_session_are_checked(client: httpx.AsyncClient, oauth_provider: FakeProvider):
+async def test_state_and_session_are_checked(client: httpx2.AsyncClient, oauth_provider: FakeProvider):
     oauth_provider.person["google"] = person("google", unique_email("state"), verified=True)
     callback = await start(client, "google")
     parts = urlsplit(callback)
@@ -157,7 +159,7 @@ async def test_state_and_session_are_checked(client: httpx.AsyncClient, oauth_pr
     # without the session it cannot know the JSON mode either, so it lands on the frontend with an error.
     callback = await start(client, "google")
     client.cookies.clear()
-    async with httpx.AsyncClient(transport=client._transport, base_url=str(client.base_url)) as stranger:
+    async with httpx2.AsyncClient(transport=client._transport, base_url=str(client.base_url)) as stranger:
         response = await stranger.get(callback)
     assert response.status_code == 303
     assert response.headers["location"] == "https://app.test/auth/done?error=oauth_failed"
@@ -166,7 +168,7 @@ async def test_state_and_session_are_checked(client: httpx.AsyncClient, oauth_pr
     assert denied.status_code == 303 and denied.headers["location"].endswith("?error=oauth_failed")
 
 
-async def test_unknown_or_unconfigured_provider_is_404(client: httpx.AsyncClient, auth_settings: AuthSettings):
+async def test_unknown_or_unconfigured_provider_is_404(client: httpx2.AsyncClient, auth_settings: AuthSettings):
     response = await client.get("/api/v1/auth/oauth/github/login")
     assert response.status_code == 404 and response.json()["success"] is False
     bare = AuthSettings(**{**auth_settings.model_dump(), "auth_facebook_client_secret": ""})
@@ -176,7 +178,7 @@ async def test_unknown_or_unconfigured_provider_is_404(client: httpx.AsyncClient
 
 
 async def test_unlinking_keeps_a_way_to_sign_in(
-    client: httpx.AsyncClient, accounts: Accounts, oauth_provider: FakeProvider
+    client: httpx2.AsyncClient, accounts: Accounts, oauth_provider: FakeProvider
 ):
     oauth_provider.person["google"] = person("google", unique_email("only"), verified=True)
     data = (await sign_in(client, "google")).json()["data"]
@@ -192,7 +194,7 @@ async def test_unlinking_keeps_a_way_to_sign_in(
     assert (await client.get("/api/v1/user/oauth-accounts", headers=headers)).json()["data"] == []
 
 
-async def test_callback_url_comes_from_the_configured_public_url_only(client: httpx.AsyncClient):
+async def test_callback_url_comes_from_the_configured_public_url_only(client: httpx2.AsyncClient):
     # X-Forwarded-Host is whatever the caller's Host said: a callback built from it would send the
     # provider's code to a host of the caller's choosing.
     response = await client.get(
@@ -211,7 +213,7 @@ def test_production_needs_a_public_url():
         AuthSettings(env="prod", mysql_url="mysql://a:b@db", amqp_url="amqp://a:b@mq/", auth_session_secret="s" * 40)
 
 
-async def test_unusable_provider_email_is_422(client: httpx.AsyncClient, oauth_provider: FakeProvider):
+async def test_unusable_provider_email_is_422(client: httpx2.AsyncClient, oauth_provider: FakeProvider):
     oauth_provider.person["google"] = person("google", "not an address", verified=True)
     response = await sign_in(client, "google")
     assert response.status_code == 422

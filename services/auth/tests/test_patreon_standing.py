@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aio_pika
-import httpx
+import httpx2
 import jwt
 from auth_testkit import Accounts
 from conftest import BASE_URL, make_settings, random_client_ip
@@ -39,14 +39,14 @@ async def handle(app, event: Event) -> None:  # type: ignore[no-untyped-def]
             await handler(tx, event)
 
 
-async def refreshed(client: httpx.AsyncClient, session: dict[str, Any]) -> dict[str, Any]:
+async def refreshed(client: httpx2.AsyncClient, session: dict[str, Any]) -> dict[str, Any]:
     response = await client.post("/api/v1/auth/refresh", json={"refresh_token": session["refresh_token"]})
     assert response.status_code == 200, response.text
     session.update(response.json()["data"])
     return claims_of(session["access_token"])
 
 
-async def test_the_tier_follows_the_standing_into_the_next_token(client: httpx.AsyncClient, accounts: Accounts):
+async def test_the_tier_follows_the_standing_into_the_next_token(client: httpx2.AsyncClient, accounts: Accounts):
     me = await accounts.signed_in()
     user_id = me["user"]["id"]
     assert "patreon_tier" not in claims_of(me["access_token"]) and "patreon_cents" not in claims_of(me["access_token"])
@@ -68,7 +68,7 @@ async def test_the_tier_follows_the_standing_into_the_next_token(client: httpx.A
     assert "patreon_tier" not in claims and "patreon_cents" not in claims
 
 
-async def test_unlinked_malformed_and_late_events_change_nothing(client: httpx.AsyncClient, accounts: Accounts):
+async def test_unlinked_malformed_and_late_events_change_nothing(client: httpx2.AsyncClient, accounts: Accounts):
     me = await accounts.signed_in()
     user_id = me["user"]["id"]
     await handle(accounts.app, supporter_event("activated", None))  # a Patreon member without an account
@@ -91,8 +91,8 @@ async def test_supporter_events_arrive_through_the_broker_and_the_inbox(
     app = create_app(settings, bus=True)
     async with app.router.lifespan_context(app):
         await asyncio.wait_for(app.state.event_bus.wait_ready(), 20)
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(
+        transport = httpx2.ASGITransport(app=app)
+        async with httpx2.AsyncClient(
             transport=transport, base_url=BASE_URL, headers={"X-Forwarded-For": random_client_ip()}
         ) as client:
             accounts = Accounts(client, app)

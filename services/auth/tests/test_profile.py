@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import httpx
+import httpx2
 from auth_testkit import Accounts, unique_username
 
 
-async def test_read_and_change_profile(client: httpx.AsyncClient, accounts: Accounts):
+async def test_read_and_change_profile(client: httpx2.AsyncClient, accounts: Accounts):
     me = await accounts.signed_in()
     name = unique_username("new")
     response = await client.patch(
@@ -32,7 +32,7 @@ async def test_read_and_change_profile(client: httpx.AsyncClient, accounts: Acco
     assert cleared.json()["data"]["display_name"] is None
 
 
-async def test_profile_refuses_privileged_and_invalid_fields(client: httpx.AsyncClient, accounts: Accounts):
+async def test_profile_refuses_privileged_and_invalid_fields(client: httpx2.AsyncClient, accounts: Accounts):
     me = await accounts.signed_in()
     for body, field, message in (
         ({"role": "admin"}, "role", "unknown field"),
@@ -58,20 +58,20 @@ async def test_profile_refuses_privileged_and_invalid_fields(client: httpx.Async
     assert profile["role"] == "user" and profile["email_verified"] is False
 
 
-async def test_username_taken_is_409(client: httpx.AsyncClient, accounts: Accounts):
+async def test_username_taken_is_409(client: httpx2.AsyncClient, accounts: Accounts):
     one, two = await accounts.signed_in(), await accounts.signed_in()
     response = await client.patch("/api/v1/user/profile", headers=two["headers"], json={"username": one["username"]})
     assert response.status_code == 409 and response.json()["errors"] == {"username": ["is already taken"]}
 
 
-async def test_profile_needs_a_token(client: httpx.AsyncClient):
+async def test_profile_needs_a_token(client: httpx2.AsyncClient):
     response = await client.get("/api/v1/user/profile")
     assert response.status_code == 401 and response.json() == {"success": False, "error": "Authentication required"}
     response = await client.get("/api/v1/user/profile", headers={"Authorization": "Basic abc"})
     assert response.status_code == 401
 
 
-async def test_change_password(client: httpx.AsyncClient, accounts: Accounts):
+async def test_change_password(client: httpx2.AsyncClient, accounts: Accounts):
     me = await accounts.signed_in()
     other_device = await accounts.login(me["email"], me["password"])
     wrong = await client.post(
@@ -100,7 +100,7 @@ async def test_change_password(client: httpx.AsyncClient, accounts: Accounts):
     assert (await client.post("/api/v1/auth/refresh", json={"refresh_token": me["refresh_token"]})).status_code == 200
 
 
-async def test_sessions_are_listed_and_ended_by_their_owner_only(client: httpx.AsyncClient, accounts: Accounts):
+async def test_sessions_are_listed_and_ended_by_their_owner_only(client: httpx2.AsyncClient, accounts: Accounts):
     alice = await accounts.signed_in()
     bob = await accounts.signed_in()
     second = await accounts.login(alice["email"], alice["password"])
@@ -122,7 +122,7 @@ async def test_sessions_are_listed_and_ended_by_their_owner_only(client: httpx.A
     assert (await client.delete("/api/v1/user/sessions/nope", headers=alice["headers"])).status_code == 404
 
 
-async def test_profile_change_touches_only_the_callers_account(client: httpx.AsyncClient, accounts: Accounts):
+async def test_profile_change_touches_only_the_callers_account(client: httpx2.AsyncClient, accounts: Accounts):
     alice = await accounts.signed_in()
     bob = await accounts.signed_in()
     await client.patch("/api/v1/user/profile", headers=bob["headers"], json={"display_name": "Bob"})
@@ -135,7 +135,7 @@ async def test_profile_change_touches_only_the_callers_account(client: httpx.Asy
     assert response.status_code == 404
 
 
-async def test_delete_account_erases_and_emits(client: httpx.AsyncClient, accounts: Accounts):
+async def test_delete_account_erases_and_emits(client: httpx2.AsyncClient, accounts: Accounts):
     me = await accounts.signed_in()
     response = await client.delete("/api/v1/user", headers=me["headers"])
     assert response.status_code == 204

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import httpx
+import httpx2
 from auth_testkit import Accounts, unique_email, unique_username
 
 from tdc_auth.models import user_out
 from tdc_auth.queries import users
 
 
-async def test_register_answers_check_your_mail_and_emits_events(client: httpx.AsyncClient, accounts: Accounts):
+async def test_register_answers_check_your_mail_and_emits_events(client: httpx2.AsyncClient, accounts: Accounts):
     email = unique_email().upper()
     username = unique_username()
     response = await client.post(
@@ -37,7 +37,7 @@ async def test_register_answers_check_your_mail_and_emits_events(client: httpx.A
     assert requested[0]["source"] == "auth"
 
 
-async def test_a_known_email_answers_like_a_new_one_and_mails_its_owner(client: httpx.AsyncClient, accounts: Accounts):
+async def test_a_known_email_answers_like_a_new_one_and_mails_its_owner(client: httpx2.AsyncClient, accounts: Accounts):
     owner = await accounts.register(language="fr")
     fresh = await client.post(
         "/api/v1/auth/register",
@@ -62,7 +62,7 @@ async def test_a_known_email_answers_like_a_new_one_and_mails_its_owner(client: 
     assert count == 1
 
 
-async def test_a_taken_username_is_still_409(client: httpx.AsyncClient, accounts: Accounts):
+async def test_a_taken_username_is_still_409(client: httpx2.AsyncClient, accounts: Accounts):
     user = await accounts.register()
     response = await client.post(
         "/api/v1/auth/register",
@@ -76,7 +76,7 @@ async def test_a_taken_username_is_still_409(client: httpx.AsyncClient, accounts
     }
 
 
-async def test_privileged_fields_in_register_are_rejected(client: httpx.AsyncClient):
+async def test_privileged_fields_in_register_are_rejected(client: httpx2.AsyncClient):
     for extra in ({"role": "admin"}, {"email_verified": True}, {"is_active": True}):
         response = await client.post(
             "/api/v1/auth/register",
@@ -86,7 +86,7 @@ async def test_privileged_fields_in_register_are_rejected(client: httpx.AsyncCli
         assert response.json()["errors"] == {next(iter(extra)): ["unknown field"]}
 
 
-async def test_password_policy(client: httpx.AsyncClient, accounts: Accounts):
+async def test_password_policy(client: httpx2.AsyncClient, accounts: Accounts):
     cases = {
         "short7!": "must be at least 8 characters",
         "password1": "is too common; choose a less guessable password",
@@ -107,7 +107,7 @@ async def test_password_policy(client: httpx.AsyncClient, accounts: Accounts):
     assert response.status_code == 401
 
 
-async def test_register_validation_errors(client: httpx.AsyncClient):
+async def test_register_validation_errors(client: httpx2.AsyncClient):
     response = await client.post(
         "/api/v1/auth/register",
         json={"email": "not-an-email", "username": "a", "password": "long enough pw", "language": "de"},
@@ -118,7 +118,7 @@ async def test_register_validation_errors(client: httpx.AsyncClient):
     assert response.status_code == 422 and response.json()["success"] is False
 
 
-async def test_login_returns_token_pair_and_refresh_cookie(client: httpx.AsyncClient, accounts: Accounts):
+async def test_login_returns_token_pair_and_refresh_cookie(client: httpx2.AsyncClient, accounts: Accounts):
     user = await accounts.register()
     response = await client.post(
         "/api/v1/auth/login", json={"email": user["email"].upper(), "password": user["password"]}
@@ -134,7 +134,7 @@ async def test_login_returns_token_pair_and_refresh_cookie(client: httpx.AsyncCl
     assert response.headers["cache-control"] == "no-store"
 
 
-async def test_unknown_email_and_wrong_password_are_indistinguishable(client: httpx.AsyncClient, accounts: Accounts):
+async def test_unknown_email_and_wrong_password_are_indistinguishable(client: httpx2.AsyncClient, accounts: Accounts):
     user = await accounts.register()
     wrong = await client.post("/api/v1/auth/login", json={"email": user["email"], "password": "not the password"})
     unknown = await client.post("/api/v1/auth/login", json={"email": unique_email(), "password": "not the password"})
@@ -144,7 +144,7 @@ async def test_unknown_email_and_wrong_password_are_indistinguishable(client: ht
     assert wrong.headers.get("www-authenticate") == unknown.headers.get("www-authenticate")
 
 
-async def test_failures_for_one_account_are_throttled(client: httpx.AsyncClient, accounts: Accounts):
+async def test_failures_for_one_account_are_throttled(client: httpx2.AsyncClient, accounts: Accounts):
     user = await accounts.register()
     for _ in range(5):
         response = await client.post("/api/v1/auth/login", json={"email": user["email"], "password": "wrong guess"})
@@ -160,7 +160,7 @@ async def test_failures_for_one_account_are_throttled(client: httpx.AsyncClient,
     assert 1 <= int(response.headers["retry-after"]) <= 15 * 60
 
 
-async def test_failures_from_one_client_are_throttled(client: httpx.AsyncClient, accounts: Accounts):
+async def test_failures_from_one_client_are_throttled(client: httpx2.AsyncClient, accounts: Accounts):
     user = await accounts.register()
     for _ in range(12):
         response = await client.post("/api/v1/auth/login", json={"email": unique_email(), "password": "guess guess"})
@@ -170,14 +170,14 @@ async def test_failures_from_one_client_are_throttled(client: httpx.AsyncClient,
     assert int(response.headers["retry-after"]) >= 1
 
 
-async def test_login_bad_inputs(client: httpx.AsyncClient):
+async def test_login_bad_inputs(client: httpx2.AsyncClient):
     response = await client.post("/api/v1/auth/login", json={"email": "x@example.com"})
     assert response.status_code == 422 and response.json()["errors"] == {"password": ["Field required"]}
     response = await client.post("/api/v1/auth/login", json={"email": "x@example.com", "password": "p", "role": "x"})
     assert response.status_code == 422 and response.json()["errors"] == {"role": ["unknown field"]}
 
 
-async def test_openapi_documents_what_registration_checks(client: httpx.AsyncClient):
+async def test_openapi_documents_what_registration_checks(client: httpx2.AsyncClient):
     # The frontend builds its forms from this: the documented rules are the ones enforced.
     schemas = (await client.get("/openapi.json")).json()["components"]["schemas"]
     body = schemas["RegisterBody"]["properties"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import httpx
+import httpx2
 from auth_testkit import Accounts, unique_email
 
 from tdc_auth.models import canonical_email
@@ -25,7 +25,7 @@ def test_canonical_email_is_one_spelling_per_address():
     assert canonical_email("admin@pr\u00f6be.example").startswith("admin@xn--")
 
 
-async def test_every_spelling_counts_against_one_account(client: httpx.AsyncClient, accounts: Accounts):
+async def test_every_spelling_counts_against_one_account(client: httpx2.AsyncClient, accounts: Accounts):
     user = await accounts.register()
     for _ in range(5):
         wrong = await client.post("/api/v1/auth/login", json={"email": user["email"], "password": "not it at all"})
@@ -38,7 +38,7 @@ async def test_every_spelling_counts_against_one_account(client: httpx.AsyncClie
     assert other.json()["success"] is False
 
 
-async def test_a_fullwidth_spelling_signs_in_to_the_same_account(client: httpx.AsyncClient, accounts: Accounts):
+async def test_a_fullwidth_spelling_signs_in_to_the_same_account(client: httpx2.AsyncClient, accounts: Accounts):
     user = await accounts.register()
     tokens = await accounts.login(fullwidth(user["email"]), user["password"])
     assert tokens["user"]["id"] == user["id"]
@@ -51,7 +51,7 @@ async def test_a_fullwidth_spelling_signs_in_to_the_same_account(client: httpx.A
     assert await accounts.events("auth.user.registration_attempted", user_id=user["id"])
 
 
-async def test_mail_throttle_counts_per_account_in_any_spelling(client: httpx.AsyncClient, accounts: Accounts):
+async def test_mail_throttle_counts_per_account_in_any_spelling(client: httpx2.AsyncClient, accounts: Accounts):
     user = await accounts.register()
     spellings = [user["email"], user["email"].upper(), fullwidth(user["email"])]
     answers = [
@@ -62,7 +62,7 @@ async def test_mail_throttle_counts_per_account_in_any_spelling(client: httpx.As
     assert len(await accounts.events("auth.password_reset.requested", user_id=user["id"])) == 5
 
 
-async def test_logout_kills_the_access_token_at_once(client: httpx.AsyncClient, accounts: Accounts):
+async def test_logout_kills_the_access_token_at_once(client: httpx2.AsyncClient, accounts: Accounts):
     me = await accounts.signed_in()
     assert (await client.get(PROFILE, headers=me["headers"])).status_code == 200
     assert (await client.post("/api/v1/auth/logout", headers=me["headers"])).status_code == 204
@@ -72,7 +72,7 @@ async def test_logout_kills_the_access_token_at_once(client: httpx.AsyncClient, 
     assert sid["session_id"] and sid["not_before"] is None
 
 
-async def test_password_change_kills_the_other_sessions_tokens_only(client: httpx.AsyncClient, accounts: Accounts):
+async def test_password_change_kills_the_other_sessions_tokens_only(client: httpx2.AsyncClient, accounts: Accounts):
     me = await accounts.signed_in()
     other = await accounts.login(me["email"], me["password"])
     other_headers = {"Authorization": f"Bearer {other['access_token']}"}
@@ -86,7 +86,9 @@ async def test_password_change_kills_the_other_sessions_tokens_only(client: http
     assert (await client.get(PROFILE, headers=me["headers"])).status_code == 200
 
 
-async def test_demotion_and_disable_kill_older_tokens_but_not_newer_ones(client: httpx.AsyncClient, accounts: Accounts):
+async def test_demotion_and_disable_kill_older_tokens_but_not_newer_ones(
+    client: httpx2.AsyncClient, accounts: Accounts
+):
     admin = await accounts.admin()
     staff = await accounts.signed_in()
     patch = f"/api/v1/admin/users/{staff['user']['id']}"
@@ -105,7 +107,7 @@ async def test_demotion_and_disable_kill_older_tokens_but_not_newer_ones(client:
     assert len(events) == 2 and all(isinstance(e["data"]["not_before"], int) for e in events)
 
 
-async def test_current_password_guesses_are_throttled_like_sign_in(client: httpx.AsyncClient, accounts: Accounts):
+async def test_current_password_guesses_are_throttled_like_sign_in(client: httpx2.AsyncClient, accounts: Accounts):
     me = await accounts.signed_in()
     codes = []
     for _ in range(6):
@@ -125,7 +127,7 @@ async def test_current_password_guesses_are_throttled_like_sign_in(client: httpx
     assert right.status_code == 429
 
 
-async def test_forwarded_for_is_validated_before_it_is_stored(client: httpx.AsyncClient, accounts: Accounts):
+async def test_forwarded_for_is_validated_before_it_is_stored(client: httpx2.AsyncClient, accounts: Accounts):
     user = await accounts.register()
     response = await client.post(
         "/api/v1/auth/login",
@@ -139,7 +141,7 @@ async def test_forwarded_for_is_validated_before_it_is_stored(client: httpx.Asyn
     assert sessions.json()["data"][0]["ip_address"] == "127.0.0.1"
 
 
-async def test_unknown_address_spellings_share_a_throttle(client: httpx.AsyncClient):
+async def test_unknown_address_spellings_share_a_throttle(client: httpx2.AsyncClient):
     email = unique_email()
     codes = [
         (await client.post("/api/v1/auth/forgot-password", json={"email": s})).status_code

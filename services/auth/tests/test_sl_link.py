@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-import httpx
+import httpx2
 from auth_testkit import Accounts
 
 from tdc_auth.handlers import handlers
@@ -32,7 +32,7 @@ async def linked(app, user_id: int, key: str, name: str = "Dream Walker", when: 
 
 
 async def test_a_code_is_issued_once_per_request_and_only_its_hash_travels(
-    client: httpx.AsyncClient, accounts: Accounts
+    client: httpx2.AsyncClient, accounts: Accounts
 ):
     me = await accounts.signed_in()
     response = await client.post(LINK, headers=me["headers"])
@@ -50,7 +50,7 @@ async def test_a_code_is_issued_once_per_request_and_only_its_hash_travels(
 
 
 async def test_the_linked_avatar_shows_on_the_profile_and_can_be_unlinked(
-    client: httpx.AsyncClient, accounts: Accounts
+    client: httpx2.AsyncClient, accounts: Accounts
 ):
     me = await accounts.signed_in()
     profile = (await client.get("/api/v1/user/profile", headers=me["headers"])).json()["data"]
@@ -72,7 +72,7 @@ async def test_the_linked_avatar_shows_on_the_profile_and_can_be_unlinked(
 
 
 async def test_an_avatar_belongs_to_one_account_and_bad_events_are_ignored(
-    client: httpx.AsyncClient, accounts: Accounts
+    client: httpx2.AsyncClient, accounts: Accounts
 ):
     first, second = await accounts.signed_in(), await accounts.signed_in()
     key = str(uuid.uuid4())

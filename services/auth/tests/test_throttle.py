@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-import httpx
+import httpx2
 import pytest
 from auth_testkit import Accounts, unique_email
 from conftest import random_client_ip
@@ -49,7 +49,7 @@ def test_client_address_trusts_only_configured_proxies():
     assert TrustedProxies([]).client("127.0.0.1", "1.2.3.4") == "127.0.0.1"
 
 
-async def test_parallel_wrong_passwords_are_held_to_the_account_limit(client: httpx.AsyncClient, accounts: Accounts):
+async def test_parallel_wrong_passwords_are_held_to_the_account_limit(client: httpx2.AsyncClient, accounts: Accounts):
     # The service allows 5 failures per account; 20 guesses sent at once, from 20 addresses,
     # must not all be checked against the password before any of them has counted.
     user = await accounts.register()

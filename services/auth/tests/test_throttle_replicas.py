@@ -8,7 +8,7 @@ import secrets
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
-import httpx
+import httpx2
 import pytest
 from auth_testkit import unique_email
 from fastapi import FastAPI
@@ -261,8 +261,8 @@ async def test_two_app_instances_share_their_counts(auth_app: FastAPI, auth_sett
     other = create_app(auth_settings, bus=False)
     async with other.router.lifespan_context(other):
         clients = [
-            httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app), base_url="https://auth.test", headers={"X-Forwarded-For": ip}
+            httpx2.AsyncClient(
+                transport=httpx2.ASGITransport(app=app), base_url="https://auth.test", headers={"X-Forwarded-For": ip}
             )
             for app, ip in ((auth_app, new_ip()), (other, new_ip()))
         ]

@@ -9,7 +9,7 @@ import json
 import time
 import uuid
 
-import httpx
+import httpx2
 import jwt
 import pytest
 from auth_testkit import Accounts
@@ -42,11 +42,11 @@ def ctx(auth_app: FastAPI) -> AuthContext:
     return auth_app.state.auth
 
 
-async def profile_status(client: httpx.AsyncClient, token: str) -> httpx.Response:
+async def profile_status(client: httpx2.AsyncClient, token: str) -> httpx2.Response:
     return await client.get("/api/v1/user/profile", headers={"Authorization": f"Bearer {token}"})
 
 
-async def test_valid_token_reads_profile(client: httpx.AsyncClient, accounts: Accounts):
+async def test_valid_token_reads_profile(client: httpx2.AsyncClient, accounts: Accounts):
     me = await accounts.signed_in()
     response = await client.get("/api/v1/user/profile", headers=me["headers"])
     assert response.status_code == 200 and response.json()["data"]["id"] == me["id"]
@@ -56,7 +56,7 @@ async def test_valid_token_reads_profile(client: httpx.AsyncClient, accounts: Ac
 
 
 async def test_forged_and_invalid_tokens_are_401(
-    client: httpx.AsyncClient, accounts: Accounts, ctx: AuthContext, auth_settings: AuthSettings
+    client: httpx2.AsyncClient, accounts: Accounts, ctx: AuthContext, auth_settings: AuthSettings
 ):
     me = await accounts.signed_in()
     user_id = me["id"]
@@ -99,12 +99,12 @@ async def test_forged_and_invalid_tokens_are_401(
     assert (await profile_status(client, good)).status_code == 200
 
 
-async def test_token_of_another_signer_is_401(client: httpx.AsyncClient, signing_key, auth_settings: AuthSettings):
+async def test_token_of_another_signer_is_401(client: httpx2.AsyncClient, signing_key, auth_settings: AuthSettings):
     token = signing_key.token(sub=1, iss=auth_settings.jwt_issuer, aud=auth_settings.jwt_audience)
     assert (await profile_status(client, token)).status_code == 401
 
 
-async def test_refresh_rotates_and_old_token_dies(client: httpx.AsyncClient, accounts: Accounts):
+async def test_refresh_rotates_and_old_token_dies(client: httpx2.AsyncClient, accounts: Accounts):
     me = await accounts.signed_in()
     response = await client.post("/api/v1/auth/refresh", json={"refresh_token": me["refresh_token"]})
     assert response.status_code == 200
@@ -134,7 +134,7 @@ async def test_refresh_rotates_and_old_token_dies(client: httpx.AsyncClient, acc
     assert ended.status_code == 401 and ended.json()["error"] == "Session has ended; sign in again"
 
 
-async def test_refresh_reuse_revokes_the_whole_family(client: httpx.AsyncClient, accounts: Accounts):
+async def test_refresh_reuse_revokes_the_whole_family(client: httpx2.AsyncClient, accounts: Accounts):
     me = await accounts.signed_in()
     other_session = await accounts.login(me["email"], me["password"])
     rotated = (await client.post("/api/v1/auth/refresh", json={"refresh_token": me["refresh_token"]})).json()["data"]
@@ -152,7 +152,7 @@ async def test_refresh_reuse_revokes_the_whole_family(client: httpx.AsyncClient,
     assert other.status_code == 200
 
 
-async def test_refresh_bad_inputs(client: httpx.AsyncClient):
+async def test_refresh_bad_inputs(client: httpx2.AsyncClient):
     client.cookies.clear()
     response = await client.post("/api/v1/auth/refresh")
     assert response.status_code == 401 and response.json() == {"success": False, "error": "Refresh token required"}
@@ -162,7 +162,7 @@ async def test_refresh_bad_inputs(client: httpx.AsyncClient):
     assert response.status_code == 422
 
 
-async def test_logout_revokes_the_family(client: httpx.AsyncClient, accounts: Accounts):
+async def test_logout_revokes_the_family(client: httpx2.AsyncClient, accounts: Accounts):
     me = await accounts.signed_in()
     client.cookies.clear()
     response = await client.post("/api/v1/auth/logout", json={"refresh_token": me["refresh_token"]})
@@ -181,7 +181,7 @@ async def test_logout_revokes_the_family(client: httpx.AsyncClient, accounts: Ac
     assert (await client.post("/api/v1/auth/logout")).status_code == 401
 
 
-async def test_jwks_in_envelope(client: httpx.AsyncClient, ctx: AuthContext):
+async def test_jwks_in_envelope(client: httpx2.AsyncClient, ctx: AuthContext):
     response = await client.get("/api/v1/auth/jwks.json")
     assert response.status_code == 200
     body = response.json()
@@ -192,7 +192,7 @@ async def test_jwks_in_envelope(client: httpx.AsyncClient, ctx: AuthContext):
         assert jwk["use"] == "sig" and jwk["alg"] in ("RS256", "EdDSA") and "d" not in jwk and "p" not in jwk
 
 
-async def test_concurrent_presentations_of_one_refresh_token(client: httpx.AsyncClient, accounts: Accounts):
+async def test_concurrent_presentations_of_one_refresh_token(client: httpx2.AsyncClient, accounts: Accounts):
     """Two parties racing with the same token: exactly one rotation wins, and the family still dies."""
     import asyncio
 

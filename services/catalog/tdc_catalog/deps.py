@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import Request
 
-from fastapi import Depends, Request
+from tdc_shared.db import Session
+from tdc_shared.deps import Db
 
-from tdc_shared.db import Database, Session
-
-
-async def _database(request: Request) -> Database:
-    # `async`: FastAPI runs a plain `def` dependency in its thread pool, a thread hop per request.
-    return request.app.state.db
-
-
-Db = Annotated[Database, Depends(_database)]
+__all__ = ["Db", "invalidate_on_commit"]
 
 
 def invalidate_on_commit(request: Request, tx: Session) -> None:

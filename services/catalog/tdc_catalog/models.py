@@ -100,6 +100,13 @@ class LocationText(Body):
 
 
 class LocationUpdate(LocationText):
+    """The fields of a venue to change; the others keep their value."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"tagline": "Dance under the stars", "capacity": 120, "is_active": True}]},
+    )
+
     slug: Slug | None = None
     capacity: Annotated[int, Field(gt=0, le=100_000)] | None = None
     slurl: SlUrl | None = None
@@ -126,6 +133,24 @@ class LocationUpdate(LocationText):
 
 
 class LocationCreate(LocationUpdate):
+    """A new venue: slug, English name and mood category, the rest optional."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "slug": "nebula-dome",
+                    "name": "Nebula Dome",
+                    "mood_category": "cosmic_tech",
+                    "capacity": 80,
+                    "primary_color": "#1b1f4b",
+                    "tagline": "Dance under the stars",
+                }
+            ]
+        },
+    )
+
     slug: Slug
     name: Name
     mood_category: MoodCategory
@@ -133,6 +158,22 @@ class LocationCreate(LocationUpdate):
 
 
 class LocationTranslations(Body):
+    """A venue's texts by language; fields not sent keep their value, null clears one."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "translations": {
+                        "it": {"tagline": "Balla sotto le stelle"},
+                        "fr": {"tagline": "Dansez sous les étoiles"},
+                    }
+                }
+            ]
+        },
+    )
+
     translations: dict[Language, LocationText]
 
 
@@ -145,6 +186,13 @@ class ArtistText(Body):
 
 
 class ArtistUpdate(ArtistText):
+    """The fields of an artist to change; the others keep their value."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"genre": "Deep house", "soundcloud_url": "https://soundcloud.com/luna-vox"}]},
+    )
+
     slug: Slug | None = None
     name: Name | None = None
     genre: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
@@ -158,11 +206,34 @@ class ArtistUpdate(ArtistText):
 
 
 class ArtistCreate(ArtistUpdate):
+    """A new artist: slug and name, the rest optional."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "slug": "luna-vox",
+                    "name": "Luna Vox",
+                    "genre": "Deep house",
+                    "tagline": "Velvet beats after midnight",
+                }
+            ]
+        },
+    )
+
     slug: Slug
     name: Name
 
 
 class ArtistTranslations(Body):
+    """An artist's texts by language; fields not sent keep their value, null clears one."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"translations": {"it": {"tagline": "Ritmi di velluto dopo mezzanotte"}}}]},
+    )
+
     translations: dict[Language, ArtistText]
 
 
@@ -176,6 +247,15 @@ class EventText(Body):
 
 
 class EventUpdate(EventText):
+    """The fields of an event to change; times without an offset are in the event's time zone."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"start": "2031-09-05T21:00:00", "end": "2031-09-06T00:00:00", "is_featured": True}]
+        },
+    )
+
     slug: Slug | None = None
     # A time without an offset is read in the event's own time zone.
     start: EventTime | None = None
@@ -187,10 +267,39 @@ class EventUpdate(EventText):
 
 
 class EventCreate(EventUpdate):
+    """A new event, saved as a draft until it is published."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "slug": "starfall",
+                    "title": "Starfall",
+                    "start": "2031-09-05T20:00:00",
+                    "end": "2031-09-05T23:00:00",
+                    "timezone": "America/Los_Angeles",
+                    "location_id": 1,
+                }
+            ]
+        },
+    )
+
     slug: Slug
 
 
 class EventTranslations(Body):
+    """An event's texts by language; fields not sent keep their value, null clears one."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"translations": {"it": {"title": "Pioggia di stelle"}, "es": {"title": "Lluvia de estrellas"}}}
+            ]
+        },
+    )
+
     translations: dict[Language, EventText]
 
 
@@ -201,6 +310,22 @@ class LineupSlot(Body):
 
 
 class Lineup(Body):
+    """The whole lineup in running order (replaces the previous one)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "lineup": [
+                        {"artist_id": 3, "set_start": "2031-09-05T20:00:00"},
+                        {"artist_id": 5, "set_start": "2031-09-05T21:30:00"},
+                    ]
+                }
+            ]
+        },
+    )
+
     lineup: Annotated[list[LineupSlot], Field(max_length=50)]
 
 
@@ -213,6 +338,12 @@ class StaffText(Body):
 
 
 class StaffUpdate(StaffText):
+    """The fields of a staff profile to change; the others keep their value."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"role_title": "Host", "is_active": True}]}
+    )
+
     slug: Slug | None = None
     name: Name | None = None
     sl_avatar_name: Annotated[str, StringConstraints(max_length=100)] | None = None
@@ -222,11 +353,28 @@ class StaffUpdate(StaffText):
 
 
 class StaffCreate(StaffUpdate):
+    """A new staff profile: slug and name, the rest optional."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"slug": "aria-moon", "name": "Aria Moon", "role_title": "Host", "sl_avatar_name": "AriaMoon Resident"}
+            ]
+        },
+    )
+
     slug: Slug
     name: Name
 
 
 class StaffTranslations(Body):
+    """A staff profile's texts by language; fields not sent keep their value, null clears one."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"translations": {"fr": {"role_title": "Hôtesse"}}}]}
+    )
+
     translations: dict[Language, StaffText]
 
 
@@ -245,14 +393,41 @@ class StringText(Body):
 
 
 class StringUpdate(StringText):
+    """The fields of a UI string to change; the others keep their value."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"text": "Tonight at the Cave", "description": "Home page heading"}]},
+    )
+
     key: StringKey | None = None
     description: Line | None = None
 
 
 class StringCreate(StringUpdate):
+    """A new UI string: its key and English text."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"key": "home.heading", "text": "Tonight at the Cave", "description": "Home page heading"}]
+        },
+    )
+
     key: StringKey
     text: Annotated[str, StringConstraints(max_length=5000)]
 
 
 class StringTranslations(Body):
+    """A UI string's text by language; fields not sent keep their value, null clears one."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"translations": {"it": {"text": "Stasera alla Cave"}, "es": {"text": "Esta noche en la Cave"}}}
+            ]
+        },
+    )
+
     translations: dict[Language, StringText]

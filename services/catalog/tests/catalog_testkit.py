@@ -7,7 +7,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
+import httpx2
 
 from tdc_catalog.app import build
 from tdc_catalog.settings import CatalogSettings
@@ -38,7 +38,7 @@ def make_app(settings: CatalogSettings, signing_key: SigningKey):
 class Catalog:
     """A running app with a client and ready-made auth headers."""
 
-    def __init__(self, app, client: httpx.AsyncClient, signing_key: SigningKey) -> None:
+    def __init__(self, app, client: httpx2.AsyncClient, signing_key: SigningKey) -> None:
         self.app = app
         self.client = client
         self.staff = {"Authorization": f"Bearer {signing_key.token(sub=7, role='staff')}"}
@@ -57,10 +57,10 @@ class Catalog:
 
 
 @contextlib.asynccontextmanager
-async def running(app) -> AsyncIterator[httpx.AsyncClient]:
+async def running(app) -> AsyncIterator[httpx2.AsyncClient]:
     async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://catalog.test") as client:
+        transport = httpx2.ASGITransport(app=app)
+        async with httpx2.AsyncClient(transport=transport, base_url="http://catalog.test") as client:
             yield client
 
 

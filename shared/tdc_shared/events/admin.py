@@ -76,16 +76,25 @@ def describe(message: AbstractIncomingMessage) -> DeadLetter:
         deaths = headers.get("x-death") or [{}]
         death = deaths[0] if isinstance(deaths, list) and deaths else {}
         reason = death.get("reason", "unknown") if isinstance(death, dict) else "unknown"
-        error = f"dead-lettered by the broker: {reason}"
+        error = f"dead-lettered by the broker: {_text(reason)}"
     attempts = headers.get(ATTEMPTS_HEADER)
     return DeadLetter(
         event_id=message.message_id,
         type=message.type,
         error=_text(error),
-        attempts=int(attempts) if attempts is not None else None,
+        attempts=_number(attempts) if attempts is not None else None,
         dead_at=_text(headers[DEAD_AT_HEADER]) if DEAD_AT_HEADER in headers else None,
-        replays=int(headers.get(REPLAYS_HEADER) or 0),
+        replays=_number(headers.get(REPLAYS_HEADER)),
     )
+
+
+def _number(value: object) -> int:
+    """A count from an AMQP header (an int, or digits as text), 0 when absent or unreadable."""
+    if isinstance(value, int):
+        return value
+    if isinstance(value, bytes):
+        value = value.decode("latin-1")
+    return int(value) if isinstance(value, str) and value.isdigit() else 0
 
 
 def _text(value: Any) -> str:
@@ -140,7 +149,7 @@ async def replay_dead_letters(
             if wanted is not None and message.message_id not in wanted:
                 continue
             headers = {k: v for k, v in (message.headers or {}).items() if k not in _DEATH_HEADERS}
-            headers[REPLAYS_HEADER] = int(headers.get(REPLAYS_HEADER) or 0) + 1
+            headers[REPLAYS_HEADER] = _number(headers.get(REPLAYS_HEADER)) + 1
             await publisher.default_exchange.publish(
                 persistent_copy(message, headers),
                 routing_key=names.queue(service),

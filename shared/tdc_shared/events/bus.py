@@ -112,6 +112,7 @@ class EventBus:
             )
         self._tasks: list[asyncio.Task[Any]] = []
         self._relay_task: asyncio.Task[None] | None = None
+        self.link.on_state = lambda up: self.metrics.broker_up.set(1 if up else 0)
 
     async def connected(self) -> bool:
         """Readiness: false while the broker connection is down (or not yet set up)."""

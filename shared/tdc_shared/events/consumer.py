@@ -71,6 +71,17 @@ class Delivery:
     attempt: int
 
 
+def _count(value: object) -> int:
+    """A delivery-count header as a number (0 when absent or not a number)."""
+    return value if isinstance(value, int) else int(value) if isinstance(value, (str, bytes)) and value.isdigit() else 0
+
+
+def _tag(message: DeliveredMessage) -> int:
+    """A consumed delivery always has its tag; only a basic.get on an empty queue lacks one."""
+    assert message.delivery_tag is not None
+    return message.delivery_tag
+
+
 def _lag_seconds(event: Event) -> float:
     occurred = event.occurred_at if event.occurred_at.tzinfo else event.occurred_at.replace(tzinfo=UTC)
     return max(0.0, (datetime.now(UTC) - occurred).total_seconds())
@@ -173,7 +184,7 @@ class ServiceConsumer:
         if acks is None:
             return  # from a channel already given up: the broker redelivers it
         self._idle.clear()
-        acks.received(message.delivery_tag)
+        acks.received(_tag(message))
         self._received.put_nowait((message, acks))
 
     def _settle_idle(self) -> None:
@@ -193,7 +204,7 @@ class ServiceConsumer:
                 # Parked, so that the acks of later deliveries do not wait for them.
                 log.exception("unexpected failure handling deliveries on %s", self.queue_name)
                 for message, acks in batch:
-                    acks.park(message.delivery_tag)
+                    acks.park(_tag(message))
             finally:
                 self._busy -= 1
                 self._settle_idle()
@@ -202,7 +213,7 @@ class ServiceConsumer:
         deliveries: list[Delivery] = []
         for message, acks in batch:
             properties = message.header.properties
-            attempt = int((properties.headers or {}).get(DELIVERY_COUNT_HEADER) or 0) + 1
+            attempt = _count((properties.headers or {}).get(DELIVERY_COUNT_HEADER)) + 1
             try:
                 event = Event.from_json(message.body)
             except (ValidationError, ValueError) as exc:
@@ -215,7 +226,7 @@ class ServiceConsumer:
                 log.warning("no handler for %s on %s; acked and ignored", event.type, self.queue_name)
                 self._metrics.handled.labels(event.type, "ignored").inc()
                 with contextlib.suppress(Exception):
-                    await acks.done([message.delivery_tag])
+                    await acks.done([_tag(message)])
                 continue
             deliveries.append(Delivery(message, acks, event, handlers, attempt))
         if len(deliveries) > 1:
@@ -257,16 +268,16 @@ class ServiceConsumer:
                 self._metrics.consumer_lag.observe(_lag_seconds(delivery.event))
         with contextlib.suppress(Exception):
             # If the channel is gone the broker redelivers them, and the inbox absorbs that.
-            await deliveries[0].acks.done([d.message.delivery_tag for d in deliveries])
+            await deliveries[0].acks.done([_tag(d.message) for d in deliveries])
 
     def _retry_later(self, message: DeliveredMessage, acks: AckTracker, delay: float) -> None:
         """Back to the queue after `delay`, without holding a worker meanwhile."""
-        acks.park(message.delivery_tag)
+        acks.park(_tag(message))
 
         async def nack() -> None:
             await asyncio.sleep(delay)
             with contextlib.suppress(Exception):
-                await acks.settle(message.delivery_tag, lambda: _requeue(message))
+                await acks.settle(_tag(message), lambda: _requeue(message))
 
         task = asyncio.create_task(nack())
         self._retries.add(task)
@@ -307,7 +318,8 @@ class ServiceConsumer:
         params = [value for d in deliveries for value in (str(d.event.id), d.event.type)]
         async with self._db.transaction() as tx:
             inserted = await tx.execute(
-                f"INSERT IGNORE INTO processed_events (event_id, event_type) VALUES {rows}", params
+                f"INSERT IGNORE INTO processed_events (event_id, event_type) VALUES {rows}",  # noqa: S608 - (%s, %s) groups
+                params,
             )
             if inserted != len(deliveries):
                 raise SeenBefore(f"{len(deliveries) - inserted} event(s) of the batch were already processed")
@@ -317,7 +329,7 @@ class ServiceConsumer:
         return ["handled"] * len(deliveries)
 
     async def _dead_letter(self, message: DeliveredMessage, acks: AckTracker, error: str, attempt: int) -> None:
-        acks.park(message.delivery_tag)  # the acks of the deliveries after it need not wait
+        acks.park(_tag(message))  # the acks of the deliveries after it need not wait
         properties = message.header.properties
         headers = {k: v for k, v in (properties.headers or {}).items() if k != DELIVERY_COUNT_HEADER}
         headers.update(
@@ -339,7 +351,7 @@ class ServiceConsumer:
             # The queue's delivery limit dead-letters it later if this keeps failing.
             log.exception("could not dead-letter %s; returning it to the queue", properties.message_id)
             with contextlib.suppress(Exception):
-                await acks.settle(message.delivery_tag, lambda: _requeue(message))
+                await acks.settle(_tag(message), lambda: _requeue(message))
             return
         self._metrics.dead_lettered.inc()
         self._metrics.dead_letters.inc()
@@ -351,8 +363,8 @@ class ServiceConsumer:
             error,
         )
         with contextlib.suppress(Exception):
-            await acks.settle(message.delivery_tag, lambda: message.channel.basic_ack(message.delivery_tag))
+            await acks.settle(_tag(message), lambda: message.channel.basic_ack(_tag(message)))
 
 
 async def _requeue(message: DeliveredMessage) -> None:
-    await message.channel.basic_nack(message.delivery_tag, requeue=True)
+    await message.channel.basic_nack(_tag(message), requeue=True)

@@ -14,6 +14,7 @@ import contextlib
 import logging
 import os
 import socket
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import aio_pika
@@ -54,6 +55,9 @@ class BrokerLink:
         self.connection: AbstractConnection | None = None
         self.ready = asyncio.Event()
         self.connections_made = 0
+        # Told True when the connection and every user are set up, False when it is lost:
+        # what a gauge needs to follow the connection itself, not whoever asks /readyz.
+        self.on_state: Callable[[bool], None] = lambda up: None
 
     def add_user(self, user: LinkUser) -> None:
         self._users.append(user)
@@ -104,6 +108,7 @@ class BrokerLink:
             if self.connections_made > 1:
                 log.info("broker connection restored")
             self.ready.set()
+            self.on_state(True)
             delay = FIRST_RETRY_SECONDS
             try:
                 await lost.wait()
@@ -113,6 +118,7 @@ class BrokerLink:
 
     async def _drop(self, connection: AbstractConnection | None) -> None:
         self.ready.clear()
+        self.on_state(False)
         self.connection = None
         for user in self._users:
             try:

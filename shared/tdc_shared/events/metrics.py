@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -9,7 +11,7 @@ _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0
 
 class BusMetrics:
     def __init__(self, registry: CollectorRegistry | None) -> None:
-        kw = {"registry": registry}
+        kw: dict[str, Any] = {"registry": registry}
         self.outbox_backlog = Gauge("tdc_outbox_backlog", "Outbox rows committed and not yet confirmed", **kw)
         self.published = Counter("tdc_events_published", "Events confirmed by the broker", ["type"], **kw)
         self.publish_failures = Counter(

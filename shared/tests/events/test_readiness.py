@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-import httpx
+import httpx2
 from prometheus_client import generate_latest
 
 from tdc_shared.app import ServiceSpec, create_service
@@ -31,7 +31,7 @@ async def test_readyz_follows_the_broker_connection(mysql_url, amqp_url, schema_
     try:
         async with (
             app.router.lifespan_context(app),
-            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://svc") as client,
+            httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://svc") as client,
         ):
             response = await client.get("/readyz")
             assert response.status_code == 503
@@ -60,6 +60,39 @@ async def test_readyz_follows_the_broker_connection(mysql_url, amqp_url, schema_
             ):
                 assert name in metrics
             await asyncio.sleep(0)
+    finally:
+        await proxy.stop()
+
+
+def _gauge(metrics: str, name: str) -> float:
+    for line in metrics.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError(f"{name} not exported")
+
+
+async def test_broker_connected_follows_the_connection_without_readyz(mysql_url, amqp_url, schema_prefix, namespace):
+    """Nobody calls /readyz here (compose does not): the gauge still goes 1, 0 and 1 with the link."""
+    proxy = TcpProxy(amqp_url)
+    await proxy.start()
+    settings = bus_settings(mysql_url, proxy.url, schema_prefix, namespace)
+    app = create_service(
+        ServiceSpec(name="catalog", settings=settings, components=[event_bus()], extra_migrations=[MIGRATIONS])
+    )
+    try:
+        async with (
+            app.router.lifespan_context(app),
+            httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://svc") as client,
+        ):
+
+            async def connected(value: float) -> bool:
+                return _gauge((await client.get("/metrics")).text, "tdc_broker_connected") == value
+
+            await wait_until(lambda: connected(1.0), what="tdc_broker_connected 1 once the link is up")
+            proxy.cut()
+            await wait_until(lambda: connected(0.0), what="tdc_broker_connected 0 once the broker is gone")
+            proxy.restore()
+            await wait_until(lambda: connected(1.0), what="tdc_broker_connected 1 after the reconnect")
     finally:
         await proxy.stop()
 

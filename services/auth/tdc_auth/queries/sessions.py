@@ -102,4 +102,4 @@ async def open_sessions(
     if user_id is None and session_id is None:
         raise ValueError("choose sessions by user or by id")
     where = " AND ".join(clauses)  # assembled from the constant clauses above only
-    return await tx.fetch_all(f"SELECT id, user_id FROM sessions WHERE {where} FOR UPDATE", params)
+    return await tx.fetch_all(f"SELECT id, user_id FROM sessions WHERE {where} FOR UPDATE", params)  # noqa: S608

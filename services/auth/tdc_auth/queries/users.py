@@ -59,7 +59,7 @@ def duplicate_field(exc: mysql_errors.IntegrityError) -> str | None:
 
 async def by_id(tx: Session, user_id: int, *, lock: bool = False) -> Row | None:
     suffix = " FOR UPDATE" if lock else ""
-    return await tx.fetch_one(f"SELECT {COLUMNS} FROM users WHERE id = %s{suffix}", (user_id,))
+    return await tx.fetch_one(f"SELECT {COLUMNS} FROM users WHERE id = %s{suffix}", (user_id,))  # noqa: S608 - columns from COLUMNS/UPDATABLE and a WHERE of fixed clauses; values are parameters
 
 
 async def by_email(tx: Session, email: str) -> Row | None:
@@ -68,7 +68,7 @@ async def by_email(tx: Session, email: str) -> Row | None:
         canonical = canonical_email(email)
     except ValueError:
         return None
-    return await tx.fetch_one(f"SELECT {COLUMNS} FROM users WHERE email_canonical = %s", (canonical,))
+    return await tx.fetch_one(f"SELECT {COLUMNS} FROM users WHERE email_canonical = %s", (canonical,))  # noqa: S608
 
 
 async def without_canonical_email(tx: Session) -> list[Row]:
@@ -81,7 +81,7 @@ async def set_canonical_email(tx: Session, user_id: int, canonical: str) -> None
 
 
 async def by_username(tx: Session, username: str) -> Row | None:
-    return await tx.fetch_one(f"SELECT {COLUMNS} FROM users WHERE username = %s", (username,))
+    return await tx.fetch_one(f"SELECT {COLUMNS} FROM users WHERE username = %s", (username,))  # noqa: S608 - columns from COLUMNS/UPDATABLE and a WHERE of fixed clauses; values are parameters
 
 
 async def insert(
@@ -116,7 +116,7 @@ async def update(tx: Session, user_id: int, changes: dict[str, Any]) -> None:
         raise ValueError(f"not updatable: {sorted(unknown)}")
     assignments = ", ".join(f"{column} = %s" for column in changes)
     try:
-        await tx.execute(f"UPDATE users SET {assignments} WHERE id = %s", (*changes.values(), user_id))
+        await tx.execute(f"UPDATE users SET {assignments} WHERE id = %s", (*changes.values(), user_id))  # noqa: S608 - columns from COLUMNS/UPDATABLE and a WHERE of fixed clauses; values are parameters
     except mysql_errors.IntegrityError as exc:
         field = duplicate_field(exc)
         if field is None:

@@ -6,10 +6,11 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from tdc_shared.auth import OptionalUser
+from tdc_shared.deps import Db
 from tdc_shared.envelope import BadRequest, Conflict, Unprocessable, ok
 from tdc_shared.events import publish
 
-from ..context import Auth, Client, Db
+from ..context import Auth, Client
 from ..models import EmailBody, OptionalEmailBody, RegisterBody, ResetPasswordBody, TokenBody, user_event, user_out
 from ..passwords import policy_problems
 from ..queries import one_time_tokens, users

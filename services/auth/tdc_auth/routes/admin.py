@@ -8,11 +8,12 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse
 
 from tdc_shared.auth import AdminUser
+from tdc_shared.deps import Db
 from tdc_shared.envelope import Conflict, NotFound, ok
 from tdc_shared.events import publish
 from tdc_shared.pagination import ListPagination, cursor_int, keyset_page, listed
 
-from ..context import Auth, Db, active_admin
+from ..context import Auth, active_admin
 from ..models import AdminUserPatch, user_event, user_out
 from ..queries import sessions as session_rows
 from ..queries import users

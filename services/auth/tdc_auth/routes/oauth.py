@@ -21,12 +21,13 @@ from mysql.connector import errors as mysql_errors
 
 from tdc_shared.auth import TokenVerifier
 from tdc_shared.db import Row, Session
+from tdc_shared.deps import Db
 from tdc_shared.envelope import ApiError, BadRequest, Conflict, Forbidden, NotFound, Unprocessable
 from tdc_shared.events import publish
 
 from .. import sessions
 from ..bootstrap import username_from
-from ..context import Auth, Client, Db
+from ..context import Auth, Client
 from ..models import normalize_email, user_event
 from ..oauth import Identity, OAuthProviders
 from ..queries import oauth_accounts, users

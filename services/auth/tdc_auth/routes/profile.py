@@ -10,11 +10,12 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 
 from tdc_shared.auth import CurrentUser
+from tdc_shared.deps import Db
 from tdc_shared.envelope import Conflict, NotFound, Unprocessable, no_content, ok
 from tdc_shared.events import publish
 
 from ..clock import iso
-from ..context import Auth, Client, Db, active_user
+from ..context import Auth, Client, active_user
 from ..models import ChangePasswordBody, ProfilePatch, user_event, user_out
 from ..queries import oauth_accounts, users
 from ..queries import sessions as session_rows

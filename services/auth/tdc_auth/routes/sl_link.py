@@ -17,11 +17,12 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 
 from tdc_shared.auth import CurrentUser
+from tdc_shared.deps import Db
 from tdc_shared.envelope import NotFound, no_content, ok
 from tdc_shared.events import publish
 
 from ..clock import iso, utcnow
-from ..context import Auth, Db, active_user
+from ..context import Auth, active_user
 from ..queries import users
 from ..throttle import account_key
 

@@ -8,10 +8,11 @@ from fastapi import APIRouter, Cookie, Request
 from fastapi.responses import JSONResponse, Response
 
 from tdc_shared.auth import OptionalUser
+from tdc_shared.deps import Db
 from tdc_shared.envelope import Forbidden, Unauthorized, no_content, ok
 
 from .. import sessions
-from ..context import Auth, Client, Db
+from ..context import Auth, Client
 from ..models import LoginBody, RefreshBody
 from ..queries import sessions as session_rows
 from ..queries import users

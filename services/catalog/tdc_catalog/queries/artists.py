@@ -58,7 +58,7 @@ async def list_public(
         clauses.append("a.genre = %s")
         params.append(genre)
     where = " WHERE " + " AND ".join(clauses)
-    total = await tx.fetch_value(f"SELECT COUNT(*) FROM artists a{where}", params)
+    total = await tx.fetch_value(f"SELECT COUNT(*) FROM artists a{where}", params)  # noqa: S608 - WHERE of fixed clauses; values are parameters
     rows = await tx.fetch_all(
         _PUBLIC_SELECT + where + " ORDER BY a.sort_order, a.name LIMIT %s OFFSET %s",
         [lang, *params, page.limit, page.offset],

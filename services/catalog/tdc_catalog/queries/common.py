@@ -16,6 +16,7 @@ from mysql.connector import errors as mysql_errors
 from tdc_shared.db import Session
 from tdc_shared.envelope import Unprocessable
 from tdc_shared.i18n import LANGUAGES
+from tdc_shared.timefmt import utc_iso_or_none
 
 MEDIA_VARIANTS: tuple[str, ...] = ("thumb", "medium", "large")
 DUPLICATE_KEY = 1062
@@ -42,11 +43,8 @@ def like_pattern(text: str) -> str:
 
 
 def iso_utc(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
-    return value.isoformat(timespec="seconds") + "Z"
+    """The API's one time format (tdc_shared.timefmt): seconds, UTC, `Z`."""
+    return utc_iso_or_none(value)
 
 
 def utc_naive(value: datetime) -> datetime:
@@ -64,13 +62,13 @@ async def update_row(tx: Session, table: str, row_id: int, changes: Mapping[str,
     if not changes:
         return
     assignments = ", ".join(f"{column} = %s" for column in changes)
-    await tx.execute(f"UPDATE {table} SET {assignments} WHERE id = %s", (*changes.values(), row_id))
+    await tx.execute(f"UPDATE {table} SET {assignments} WHERE id = %s", (*changes.values(), row_id))  # noqa: S608 - table/column names from this package's constants and request models' declared fields; values are parameters
 
 
 async def insert_row(tx: Session, table: str, values: Mapping[str, Any]) -> int:
     columns = ", ".join(values)
     marks = ", ".join(["%s"] * len(values))
-    return await tx.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", tuple(values.values()))
+    return await tx.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", tuple(values.values()))  # noqa: S608 - table/column names from this package's constants and request models' declared fields; values are parameters
 
 
 async def upsert_translations(
@@ -85,7 +83,7 @@ async def upsert_translations(
         marks = ", ".join(["%s"] * (len(columns) + 2))
         updates = ", ".join(f"{c} = VALUES({c})" for c in columns)
         await tx.execute(
-            f"INSERT INTO {table} ({names}) VALUES ({marks}) ON DUPLICATE KEY UPDATE {updates}",
+            f"INSERT INTO {table} ({names}) VALUES ({marks}) ON DUPLICATE KEY UPDATE {updates}",  # noqa: S608 - table/column names from this package's constants and request models' declared fields; values are parameters
             (owner_id, language, *fields.values()),
         )
 
@@ -99,7 +97,7 @@ async def load_translations(
         return {}
     marks = ", ".join(["%s"] * len(ids))
     rows = await tx.fetch_all(
-        f"SELECT {owner_column} AS owner, language, {', '.join(fields)} FROM {table} "
+        f"SELECT {owner_column} AS owner, language, {', '.join(fields)} FROM {table} "  # noqa: S608 - table/column names from this package's constants and request models' declared fields; values are parameters
         f"WHERE {owner_column} IN ({marks}) ORDER BY language",
         ids,
     )
@@ -123,13 +121,13 @@ def with_fallback(english: Mapping[str, Any], stored: Mapping[str, Mapping[str, 
 async def ensure_exists(tx: Session, table: str, row_id: int | None, field: str) -> None:
     if row_id is None:
         return
-    found = await tx.fetch_value(f"SELECT 1 FROM {table} WHERE id = %s", (row_id,))
+    found = await tx.fetch_value(f"SELECT 1 FROM {table} WHERE id = %s", (row_id,))  # noqa: S608 - table/column names from this package's constants and request models' declared fields; values are parameters
     if not found:
         raise Unprocessable(errors={field: [f"no such {table.rstrip('s')} {row_id}"]})
 
 
 async def ensure_slug_free(tx: Session, table: str, slug: str, row_id: int | None = None) -> None:
-    existing = await tx.fetch_value(f"SELECT id FROM {table} WHERE slug = %s", (slug,))
+    existing = await tx.fetch_value(f"SELECT id FROM {table} WHERE slug = %s", (slug,))  # noqa: S608 - table/column names from this package's constants and request models' declared fields; values are parameters
     if existing is not None and existing != row_id:
         raise Unprocessable(errors={"slug": ["already taken"]})
 
@@ -163,7 +161,7 @@ class TranslatedTable:
         """`SELECT` base columns and the texts in the language bound to the first `%s`, English where missing."""
         base = ", ".join(f"{alias}.{c}" for c in (columns or self.base_fields))
         return (
-            f"SELECT {base}, {translated_columns(alias, 't', self.text_fields)} FROM {self.table} {alias} "
+            f"SELECT {base}, {translated_columns(alias, 't', self.text_fields)} FROM {self.table} {alias} "  # noqa: S608 - table/column names from this package's constants and request models' declared fields; values are parameters
             f"LEFT JOIN {self.translations} t ON t.{self.owner} = {alias}.id AND t.language = %s"
         )
 
@@ -177,7 +175,7 @@ class TranslatedTable:
     async def admin_rows(self, tx: Session, tail: str = "", params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         """Rows as staff edit them (stored text, no fallback), each with its `translations`, in two
         queries however many rows; `tail` (WHERE/ORDER BY/LIMIT) is SQL written in this package."""
-        rows = await tx.fetch_all(f"SELECT {', '.join(self.admin_columns)} FROM {self.table} {tail}", params)
+        rows = await tx.fetch_all(f"SELECT {', '.join(self.admin_columns)} FROM {self.table} {tail}", params)  # noqa: S608 - table/column names from this package's constants and request models' declared fields; values are parameters
         translations = await load_translations(
             tx, self.translations, self.owner, [r["id"] for r in rows], self.text_fields
         )
@@ -204,7 +202,7 @@ class TranslatedTable:
         await upsert_translations(tx, self.translations, self.owner, row_id, translations)
 
     async def delete(self, tx: Session, row_id: int) -> None:
-        await tx.execute(f"DELETE FROM {self.table} WHERE id = %s", (row_id,))
+        await tx.execute(f"DELETE FROM {self.table} WHERE id = %s", (row_id,))  # noqa: S608 - table/column names from this package's constants and request models' declared fields; values are parameters
 
     def all_languages(self, admin: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
         """An admin row's texts in every language, English filling the gaps (for bus payloads)."""

@@ -119,7 +119,7 @@ class Filters:
         elif self.q is not None:
             # The matches first (a full-text lookup), then their events sorted by start.
             sql = (
-                f" FROM (SELECT s.event_id FROM event_search s WHERE {search.match(self.language)}) m "
+                f" FROM (SELECT s.event_id FROM event_search s WHERE {search.match(self.language)}) m "  # noqa: S608
                 "STRAIGHT_JOIN events e ON e.id = m.event_id "
             )
             params.append(self.q)
@@ -145,7 +145,7 @@ class Filters:
             params.append(self.artist_id)
             if self.q is not None:  # the artist's slots drive the read; the search filters them
                 clauses.append(
-                    f"EXISTS (SELECT 1 FROM event_search s WHERE s.event_id = e.id AND {search.match(self.language)})"
+                    f"EXISTS (SELECT 1 FROM event_search s WHERE s.event_id = e.id AND {search.match(self.language)})"  # noqa: S608
                 )
                 params.append(self.q)
         if self.start_from is not None:
@@ -360,6 +360,18 @@ async def calendar_rows(tx: Session, lang: str, filters: Filters, window: bool) 
     past = replace(filters, ended_since=now - CALENDAR_BACK, ended_before=now)
     recent = await select_public(tx, lang, past, room, descending=True, for_calendar=True)
     return [*reversed(recent), *rows]
+
+
+# The tables a list filter may name by slug.
+_SLUG_FILTER_TABLES = frozenset({"locations", "artists"})
+
+
+async def active_id_by_slug(tx: Session, table: str, slug: str) -> int | None:
+    """The id of the active location or artist with this slug (a list filter), or None."""
+    if table not in _SLUG_FILTER_TABLES:
+        raise ValueError(f"not a filter table: {table}")
+    found = await tx.fetch_value(f"SELECT id FROM {table} WHERE slug = %s AND is_active = 1", (slug,))  # noqa: S608 - table from _SLUG_FILTER_TABLES
+    return None if found is None else int(found)
 
 
 async def find_public_row(tx: Session, slug: str, lang: str) -> dict[str, Any] | None:

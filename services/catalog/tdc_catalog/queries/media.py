@@ -32,12 +32,12 @@ def to_admin(row: dict[str, Any]) -> dict[str, Any]:
 
 
 async def find(tx: Session, media_id: int) -> dict[str, Any] | None:
-    return await tx.fetch_one(f"SELECT {_FIELDS} FROM media WHERE id = %s", (media_id,))
+    return await tx.fetch_one(f"SELECT {_FIELDS} FROM media WHERE id = %s", (media_id,))  # noqa: S608 - column list is the constant _FIELDS
 
 
 async def list_page(tx: Session, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
     total = await tx.fetch_value("SELECT COUNT(*) FROM media")
-    rows = await tx.fetch_all(f"SELECT {_FIELDS} FROM media ORDER BY id DESC LIMIT %s OFFSET %s", (limit, offset))
+    rows = await tx.fetch_all(f"SELECT {_FIELDS} FROM media ORDER BY id DESC LIMIT %s OFFSET %s", (limit, offset))  # noqa: S608 - column list is the constant _FIELDS
     return [to_admin(r) for r in rows], int(total or 0)
 
 

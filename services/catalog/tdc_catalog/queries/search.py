@@ -38,7 +38,7 @@ _ARTISTS_OF_EVENT = f"({_NAMES} WHERE ea.event_id = e.id)"
 _NAMES_TABLE = "event_search_names"
 _REBUILD_NAMES = (
     f"CREATE TEMPORARY TABLE {_NAMES_TABLE} (event_id BIGINT UNSIGNED NOT NULL PRIMARY KEY, artists TEXT NULL)",
-    f"INSERT INTO {_NAMES_TABLE} (event_id, artists) "
+    f"INSERT INTO {_NAMES_TABLE} (event_id, artists) "  # noqa: S608
     f"SELECT ea.event_id, GROUP_CONCAT(a.name ORDER BY ea.position SEPARATOR ' ') "
     "FROM event_artists ea JOIN artists a ON a.id = ea.artist_id GROUP BY ea.event_id",
 )
@@ -54,7 +54,7 @@ def _document(code: str, artists: str) -> str:
 
 def _documents(artists: str, join: str = "") -> str:
     return (
-        f"INSERT INTO event_search (event_id, {', '.join(DOCUMENTS.values())}) "
+        f"INSERT INTO event_search (event_id, {', '.join(DOCUMENTS.values())}) "  # noqa: S608
         f"SELECT e.id, {', '.join(_document(code, artists) for code in DOCUMENTS)} FROM events e {join}"
         + "".join(
             f"LEFT JOIN event_translations {code} ON {code}.event_id = e.id AND {code}.language = '{code}' "

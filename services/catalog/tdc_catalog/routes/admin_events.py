@@ -90,13 +90,9 @@ async def admin_list(
 ) -> JSONResponse:
     if status is not None and status not in queries.TRANSITIONS:
         raise Unprocessable(errors={"status": ["must be one of draft, published, cancelled"]})
-    where, params = (" WHERE status = %s", [status]) if status else ("", [])
     async with db.session() as s:
-        total = await s.fetch_value(f"SELECT COUNT(*) FROM events{where}", params)
-        items = await queries.admin_rows(
-            s, f"{where} ORDER BY start_utc DESC, id DESC LIMIT %s OFFSET %s", [*params, page.limit, page.offset]
-        )
-    return paginated(items, page, int(total))
+        items, total = await queries.admin_page(s, status, page.limit, page.offset)
+    return paginated(items, page, total)
 
 
 # Declared before `/{event_id}`: routes match in order, and "summary" would be a 422 there.

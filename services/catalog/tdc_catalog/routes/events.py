@@ -36,7 +36,7 @@ async def _id_for(s, field: str, slug: str | None) -> int | None:
     if slug is None:
         return None
     table = _FILTER_TABLES[field]
-    found = await s.fetch_value(f"SELECT id FROM {table} WHERE slug = %s AND is_active = 1", (slug,))  # noqa: S608, RUF100 (table from _FILTER_TABLES)
+    found = await queries.active_id_by_slug(s, table, slug)
     if found is None:
         # An unknown filter value matches nothing; say so instead of an empty list.
         raise NotFound(f"No {field} '{slug}'")

@@ -37,8 +37,10 @@ MULTIPART_OVERHEAD = 64 * 1024
 UPLOAD_SCHEMA = {
     "requestBody": {
         "required": True,
+        "description": "A JPEG, PNG or WebP image (up to the service's upload limit), and its alt text.",
         "content": {
             "multipart/form-data": {
+                "example": {"file": "(the image's bytes)", "alt_text": "The Nebula Dome at night"},
                 "schema": {
                     "type": "object",
                     "required": ["file"],
@@ -46,7 +48,7 @@ UPLOAD_SCHEMA = {
                         "file": {"type": "string", "format": "binary"},
                         "alt_text": {"type": "string", "maxLength": 255},
                     },
-                }
+                },
             }
         },
     }
