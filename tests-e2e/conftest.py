@@ -91,7 +91,22 @@ async def _drop_accounts(root_url: str, accounts: list[str]) -> None:
 
 
 @pytest.fixture(scope="session")
-def stack(mysql_url: str, amqp_url: str, db_prefix: str, tmp_path_factory) -> Iterator[RunningStack]:
+def integration_fakes(tmp_path_factory) -> Iterator[Any]:
+    """The fake Google Calendar and Graph API servers the integration service pushes to."""
+    path = ROOT / "services" / "integration" / "tests" / "fakes.py"
+    spec = importlib.util.spec_from_file_location("tdc_integration_fakes", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    fakes = module.start_for_stack(tmp_path_factory.mktemp("integration"))
+    yield fakes
+    fakes.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(
+    mysql_url: str, amqp_url: str, db_prefix: str, tmp_path_factory, integration_fakes: Any
+) -> Iterator[RunningStack]:
     namespace = f"e2e{uuid.uuid4().hex[:8]}"
     admin_email = f"admin-{namespace}@example.com"
     admin_password = f"pw-{uuid.uuid4().hex}"
@@ -107,6 +122,7 @@ def stack(mysql_url: str, amqp_url: str, db_prefix: str, tmp_path_factory) -> It
             "TDC_BOOTSTRAP_ADMIN_EMAIL": admin_email,
             "TDC_BOOTSTRAP_ADMIN_PASSWORD": admin_password,
             "TDC_LOG_LEVEL": "WARNING",
+            **integration_fakes.env,
         }
     )
     services = stack_module.discover_services()

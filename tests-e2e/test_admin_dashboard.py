@@ -25,6 +25,7 @@ async def dashboard(api: httpx.AsyncClient, admin: dict[str, str], **params: str
     assert body["meta"]["sections"] == {
         "users": {"status": "ok", "service": "auth"},
         "catalog": {"status": "ok", "service": "catalog"},
+        "integrations": {"status": "ok", "service": "integration"},
     }
     return body["data"]
 

@@ -32,6 +32,7 @@ class Section:
 SECTIONS = (
     Section("users", "/api/v1/admin/users/summary"),
     Section("catalog", "/api/v1/admin/events/summary"),
+    Section("integrations", "/api/v1/admin/integrations/summary"),
 )
 
 # A summary is a few hundred bytes; anything this big is not one.

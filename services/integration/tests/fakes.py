@@ -423,3 +423,39 @@ def wait_for(predicate: Callable[[], bool], within: float = 30.0, what: str = "t
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.1)
+
+
+@dataclass
+class StackFakes:
+    """The fakes an end-to-end stack talks to, and the settings that point the service at them."""
+
+    google: FakeGoogle
+    graph: FakeGraph
+    env: dict[str, str]
+    internal_calendar: str = "internal-e2e@group.calendar.google.com"
+    public_calendar: str = "public-e2e@group.calendar.google.com"
+
+    def stop(self) -> None:
+        self.google.stop()
+        self.graph.stop()
+
+
+def start_for_stack(workdir: Path) -> StackFakes:
+    google = FakeGoogle().start()
+    graph = FakeGraph().start()
+    assert isinstance(google, FakeGoogle) and isinstance(graph, FakeGraph)
+    credentials = google.write_credentials(workdir / "google-service-account.json")
+    fakes = StackFakes(google, graph, {})
+    fakes.env = {
+        "TDC_INTEGRATION_GOOGLE_CREDENTIALS_FILE": str(credentials),
+        "TDC_INTEGRATION_GOOGLE_INTERNAL_CALENDAR_ID": fakes.internal_calendar,
+        "TDC_INTEGRATION_GOOGLE_PUBLIC_CALENDAR_ID": fakes.public_calendar,
+        "TDC_INTEGRATION_GOOGLE_API_URL": google.api_url,
+        "TDC_INTEGRATION_GOOGLE_TOKEN_URL": google.token_url,
+        "TDC_INTEGRATION_FACEBOOK_PAGE_ID": graph.page_id,
+        "TDC_INTEGRATION_FACEBOOK_PAGE_TOKEN": graph.token,
+        "TDC_INTEGRATION_FACEBOOK_GRAPH_URL": graph.url,
+        "TDC_INTEGRATION_WORKER_POLL_SECONDS": "0.5",
+        "TDC_FRONTEND_URL": "https://dreamerscave.example",
+    }
+    return fakes
