@@ -14,9 +14,10 @@ from tdc_shared.events.bus import event_bus
 from tdc_shared.settings import ServiceSettings
 
 from .handlers import handlers
-from .routes import admin
+from .routes import admin, admin_sl, sl
 from .secrets import SecretBox
 from .settings import IntegrationSettings
+from .sl.signing import RateLimited, Verifier, rate_limited_answer
 from .worker import push_worker
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
@@ -33,7 +34,7 @@ def build(
     spec = ServiceSpec(
         name="integration",
         settings=settings,
-        routers=[admin.router],
+        routers=[admin.router, admin_sl.router, sl.router],
         migrations=MIGRATIONS,
         extra_migrations=[BUS_MIGRATIONS],
         components=[event_bus(handlers=handlers), push_worker()],
@@ -43,4 +44,6 @@ def build(
     )
     app = create_service(spec)
     app.state.secret_box = SecretBox(settings.integration_secret_key)
+    app.state.sl_verifier = Verifier(settings, app.state.secret_box)
+    app.add_exception_handler(RateLimited, rate_limited_answer)
     return app

@@ -1,5 +1,7 @@
 """Every event the integration service consumes, applied through the inbox.
 
+auth.sl_link.code_issued / auth.user.deleted: the one-time Second Life link codes (hashes only).
+
 catalog.event.*: the read model of announced events takes the new state (unless it already
 holds a newer revision) and, in the same transaction, a push is recorded for every configured
 target (Google calendars, the Facebook page); the worker performs it after the commit.
@@ -12,6 +14,8 @@ from tdc_shared.events import Event, HandlerRegistry
 
 from .queries import events as event_queries
 from .queries import pushes as push_queries
+from .queries import sl as sl_queries
+from .timefmt import parse_utc
 from .worker import wake_workers
 
 handlers = HandlerRegistry()
@@ -44,3 +48,19 @@ async def event_cancelled(tx: Session, event: Event) -> None:
 @handlers.on("catalog.event.deleted")
 async def event_deleted(tx: Session, event: Event) -> None:
     await _apply(tx, event, "deleted")
+
+
+# -- Second Life avatar links (auth owns the link; we only check the code) ------------------
+
+
+@handlers.on("auth.sl_link.code_issued")
+async def link_code_issued(tx: Session, event: Event) -> None:
+    expires_at = parse_utc(event.data.get("expires_at"))
+    if expires_at is None:
+        raise ValueError("auth.sl_link.code_issued without expires_at")
+    await sl_queries.store_code(tx, int(event.data["user_id"]), str(event.data["code_hash"]).lower(), expires_at)
+
+
+@handlers.on("auth.user.deleted")
+async def user_deleted(tx: Session, event: Event) -> None:
+    await sl_queries.forget_user(tx, int(event.data["user_id"]))

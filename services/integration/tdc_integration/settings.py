@@ -69,6 +69,21 @@ class IntegrationSettings(ServiceSettings):
     integration_worker_enabled: bool = True
     integration_log_retention_days: int = Field(30, ge=1)
 
+    # -- Second Life -------------------------------------------------------------------------
+    # Only requests from this grid are served (X-SecondLife-Shard); the beta grid is "Testing".
+    integration_sl_shard: str = "Production"
+    # How far X-SL-Timestamp may be from our clock; nonces are remembered this long.
+    integration_sl_window_seconds: int = Field(300, ge=30, le=3600)
+    # Per object, a little above the simulator's own throttle (about 25 requests per 20 s).
+    integration_sl_rate_limit: int = Field(30, ge=1)
+    integration_sl_rate_period_seconds: int = Field(20, ge=1)
+    # After a rotation the previous secret keeps working this long (scripts in the field).
+    integration_sl_secret_grace_seconds: int = Field(3600, ge=0)
+    integration_sl_board_items: int = Field(5, ge=1, le=20)
+    integration_sl_visitors_retention_days: int = Field(90, ge=1)
+    # What a script reads of a body by default (HTTP_BODY_MAXLENGTH): every answer stays below.
+    integration_sl_body_limit: int = Field(2048, ge=256)
+
     @field_validator("integration_secret_key")
     @classmethod
     def _fernet_key(cls, value: str) -> str:

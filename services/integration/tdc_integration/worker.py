@@ -26,6 +26,7 @@ from .clients.google import CredentialsError, GoogleCalendar
 from .queries import events as event_queries
 from .queries import logs as log_queries
 from .queries import pushes as push_queries
+from .queries import sl as sl_queries
 from .queries import state as state_queries
 from .secrets import SecretBox
 from .settings import IntegrationSettings
@@ -179,7 +180,7 @@ class PushWorker:
                     done = 0
                 if since_housekeeping >= HOUSEKEEPING_EVERY:
                     since_housekeeping = 0.0
-                    await self._forget_old_logs()
+                    await self._forget_old_rows()
                 if done:
                     continue
                 poll = self.settings.integration_worker_poll_seconds
@@ -189,12 +190,21 @@ class PushWorker:
         finally:
             _wakers.discard(self._wake)
 
-    async def _forget_old_logs(self) -> None:
+    async def _forget_old_rows(self) -> None:
+        """Bounded retention: call logs, Second Life nonces past the window, visitor reports, codes."""
+        settings = self.settings
+        cleanups = (
+            lambda tx: log_queries.forget_older_than(tx, settings.integration_log_retention_days),
+            lambda tx: sl_queries.forget_nonces(tx, settings.integration_sl_window_seconds * 2),
+            lambda tx: sl_queries.forget_visitors(tx, settings.integration_sl_visitors_retention_days),
+            sl_queries.forget_expired_codes,
+        )
         with contextlib.suppress(DatabaseUnavailable):
-            for _ in range(100):
-                async with self.db.transaction() as tx:
-                    if not await log_queries.forget_older_than(tx, self.settings.integration_log_retention_days):
-                        break
+            for cleanup in cleanups:
+                for _ in range(100):
+                    async with self.db.transaction() as tx:
+                        if not await cleanup(tx):
+                            break
 
 
 def push_worker() -> Any:

@@ -82,6 +82,14 @@ EVENTS: dict[str, EventSpec] = {
             ("user_id",),
             "The account was erased; consumers drop personal data they keep.",
         ),
+        EventSpec(
+            "auth.sl_link.code_issued",
+            "auth",
+            ("integration",),
+            ("user_id", "code_hash", "expires_at"),
+            "A signed-in user asked for a one-time code to link a Second Life avatar (POST /api/v1/user/sl-link):"
+            " code_hash is the hex SHA-256 of the code, upper case, without spaces or dashes; expires_at UTC ISO.",
+        ),
         # -- catalog ---------------------------------------------------------------------------
         EventSpec(
             "catalog.event.published",
@@ -239,6 +247,13 @@ EVENTS: dict[str, EventSpec] = {
             ("catalog",),
             ("event_id", "event_slug", "location", "avatar_key", "avatar_name", "checked_in_at"),
             "A DJ or host checked in at a venue from an in-world object: the event shows as live.",
+        ),
+        EventSpec(
+            "integration.sl.avatar_linked",
+            "integration",
+            ("auth",),
+            ("user_id", "avatar_key", "avatar_name", "linked_at"),
+            "An avatar typed a valid link code into a linker object: auth links the avatar to that account.",
         ),
     )
 }
