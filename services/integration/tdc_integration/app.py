@@ -17,13 +17,17 @@ from .handlers import handlers
 from .routes import admin, admin_sl, sl
 from .secrets import SecretBox
 from .settings import IntegrationSettings
+from .sl.lsl import SIGNING
 from .sl.signing import RateLimited, Verifier, rate_limited_answer
 from .worker import push_worker
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
 
-DESCRIPTION = """The club's events pushed to Google Calendar (internal and public calendars) and
-to its Facebook page, every call logged for admins; and the Second Life API for in-world objects."""
+DESCRIPTION = (
+    "The club's events pushed to Google Calendar (internal and public calendars) and to its Facebook "
+    "page, every call logged for admins; and the Second Life API for in-world objects.\n\n"
+    "## Second Life requests\n\n" + SIGNING
+)
 
 
 def build(

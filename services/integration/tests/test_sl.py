@@ -431,3 +431,15 @@ async def test_the_board_needs_no_catalog(harness, mysql_url, amqp_url, db_prefi
     board = await register(harness, "board", location)
     answer = await board.get("/api/v1/sl/board")
     assert answer.status_code == 200 and answer.json()["data"]["items"][0]["title"] == "Read model night"
+
+
+def test_the_readme_and_the_openapi_show_the_same_lsl_snippet(harness):
+    from pathlib import Path
+
+    from tdc_integration.sl.lsl import LSL_SNIPPET
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert LSL_SNIPPET in readme
+    document = harness.app.openapi()
+    assert LSL_SNIPPET in document["info"]["description"]
+    assert 'llHMAC(SECRET, method + "\\n"' in document["paths"]["/api/v1/sl/board"]["get"]["description"]

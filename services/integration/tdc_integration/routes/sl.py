@@ -23,10 +23,12 @@ from ..deps import Db, Settings
 from ..queries import events as event_queries
 from ..queries import sl as sl_queries
 from ..sl import board
+from ..sl.lsl import SIGNING
 from ..sl.signing import BoardObject, CheckinObject, CounterObject, LinkerObject
 from ..timefmt import iso_utc, utc_now
 
 router = APIRouter(prefix="/api/v1/sl", tags=["second life"])
+
 
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
@@ -88,7 +90,9 @@ def code_hash(code: str) -> str:
     return hashlib.sha256(normal.encode()).hexdigest()
 
 
-@router.get("/board", summary="Now and next at a location, in Second Life time (signed, purpose board)")
+@router.get(
+    "/board", summary="Now and next at a location, in Second Life time (signed, purpose board)", description=SIGNING
+)
 async def read_board(
     request: Request,
     signed: BoardObject,
@@ -111,7 +115,7 @@ async def read_board(
     return Response(board.fit_json(where, items, limit), media_type="application/json")
 
 
-@router.post("/checkin", summary="A DJ or host checks in at the venue (signed, purpose checkin)")
+@router.post("/checkin", summary="A DJ or host checks in at the venue (signed, purpose checkin)", description=SIGNING)
 async def checkin(request: Request, signed: CheckinObject, db: Db) -> JSONResponse:
     body = parse(request, signed.body, Checkin)
     assert isinstance(body, Checkin)
@@ -154,7 +158,9 @@ async def checkin(request: Request, signed: CheckinObject, db: Db) -> JSONRespon
     return ok({"event": event["slug"], "live": True, "checked_in_at": iso_utc(now)})
 
 
-@router.post("/visitors", summary="A counter reports how many avatars are present (signed, purpose counter)")
+@router.post(
+    "/visitors", summary="A counter reports how many avatars are present (signed, purpose counter)", description=SIGNING
+)
 async def visitors(request: Request, signed: CounterObject, db: Db) -> JSONResponse:
     body = parse(request, signed.body, Visitors)
     assert isinstance(body, Visitors)
@@ -165,7 +171,9 @@ async def visitors(request: Request, signed: CounterObject, db: Db) -> JSONRespo
     return ok({"location": signed.location, "count": body.count})
 
 
-@router.post("/link", summary="Link an avatar to an account with a one-time code (signed, purpose linker)")
+@router.post(
+    "/link", summary="Link an avatar to an account with a one-time code (signed, purpose linker)", description=SIGNING
+)
 async def link(request: Request, signed: LinkerObject, db: Db) -> JSONResponse:
     body = parse(request, signed.body, Link)
     assert isinstance(body, Link)

@@ -30,8 +30,10 @@ def item(row: dict[str, Any], lang: str, now: datetime, live: bool) -> dict[str,
     start, end = _slt(snapshot.get("start_utc")), _slt(snapshot.get("end_utc"))
     if row["status"] == "cancelled":
         state = "cancelled"
+    elif live:  # a DJ or host checked in from the venue
+        state = "live"
     elif row["start_utc"] is not None and row["start_utc"] <= now:
-        state = "live" if live else "now"
+        state = "now"
     else:
         state = "next"
     artists = sorted(snapshot.get("artists") or [], key=lambda a: a.get("position") or 0)
