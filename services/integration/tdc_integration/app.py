@@ -17,6 +17,7 @@ from .handlers import handlers
 from .routes import admin, admin_sl, sl
 from .secrets import SecretBox
 from .settings import IntegrationSettings
+from .sl.cache import BoardCache
 from .sl.lsl import SIGNING
 from .sl.signing import RateLimited, Verifier, rate_limited_answer
 from .worker import push_worker
@@ -49,5 +50,6 @@ def build(
     app = create_service(spec)
     app.state.secret_box = SecretBox(settings.integration_secret_key)
     app.state.sl_verifier = Verifier(settings, app.state.secret_box)
+    app.state.board_cache = BoardCache(settings.integration_sl_board_cache_seconds)
     app.add_exception_handler(RateLimited, rate_limited_answer)
     return app

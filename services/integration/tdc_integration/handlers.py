@@ -15,6 +15,7 @@ from tdc_shared.events import Event, HandlerRegistry
 from .queries import events as event_queries
 from .queries import pushes as push_queries
 from .queries import sl as sl_queries
+from .sl.cache import forget_boards
 from .timefmt import parse_utc
 from .worker import wake_workers
 
@@ -26,6 +27,7 @@ async def _apply(tx: Session, event: Event, status: str) -> None:
         return  # a redelivered or out-of-order older revision: the targets already have better
     await push_queries.request_all(tx, int(event.data["id"]))
     tx.after_commit(wake_workers)
+    tx.after_commit(forget_boards)
 
 
 @handlers.on("catalog.event.published")

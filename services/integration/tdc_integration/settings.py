@@ -80,6 +80,8 @@ class IntegrationSettings(ServiceSettings):
     # After a rotation the previous secret keeps working this long (scripts in the field).
     integration_sl_secret_grace_seconds: int = Field(3600, ge=0)
     integration_sl_board_items: int = Field(5, ge=1, le=20)
+    # How long a rendered board is reused (per replica); changes applied here clear it at once.
+    integration_sl_board_cache_seconds: float = Field(2.0, ge=0)
     integration_sl_visitors_retention_days: int = Field(90, ge=1)
     # What a script reads of a body by default (HTTP_BODY_MAXLENGTH): every answer stays below.
     integration_sl_body_limit: int = Field(2048, ge=256)

@@ -88,10 +88,13 @@ async def upcoming_ids(tx: Session, now: datetime) -> list[int]:
 
 
 async def at_location(tx: Session, location: str, now: datetime, limit: int) -> list[dict[str, Any]]:
-    """Published or cancelled events at a location that have not ended, soonest first."""
+    """Published or cancelled events at a location that have not ended, soonest first, each with
+    `live`: whether a DJ or host checked in for it (one query for the board)."""
     rows = await tx.fetch_all(
-        SELECT_EVENT + " WHERE location_slug = %s AND status IN ('published', 'cancelled')"
-        " AND end_utc > %s ORDER BY start_utc, catalog_id LIMIT %s",
+        "SELECT e.catalog_id, e.uid, e.slug, e.status, e.sequence, e.start_utc, e.end_utc, e.location_slug,"
+        " e.snapshot, EXISTS (SELECT 1 FROM sl_checkins c WHERE c.catalog_id = e.catalog_id) AS live"
+        " FROM catalog_events e WHERE e.location_slug = %s AND e.status IN ('published', 'cancelled')"
+        " AND e.end_utc > %s ORDER BY e.start_utc, e.catalog_id LIMIT %s",
         (location, now, limit),
     )
     return [r for r in (_decoded(row) for row in rows) if r is not None]

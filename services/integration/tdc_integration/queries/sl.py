@@ -130,17 +130,6 @@ async def add_checkin(tx: Session, values: dict[str, Any]) -> None:
     )
 
 
-async def checked_in(tx: Session, catalog_ids: list[int]) -> set[int]:
-    if not catalog_ids:
-        return set()
-    marks = ", ".join(["%s"] * len(catalog_ids))
-    rows = await tx.fetch_all(
-        f"SELECT DISTINCT catalog_id FROM sl_checkins WHERE catalog_id IN ({marks})",  # noqa: S608, RUF100 (placeholders only)
-        catalog_ids,
-    )
-    return {int(r["catalog_id"]) for r in rows}
-
-
 async def list_checkins(
     tx: Session, event_slug: str | None, limit: int, offset: int
 ) -> tuple[list[dict[str, Any]], int]:

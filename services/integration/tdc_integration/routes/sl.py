@@ -23,6 +23,7 @@ from ..deps import Db, Settings
 from ..queries import events as event_queries
 from ..queries import sl as sl_queries
 from ..sl import board
+from ..sl.cache import BoardCache, forget_boards
 from ..sl.lsl import SIGNING
 from ..sl.signing import BoardObject, CheckinObject, CounterObject, LinkerObject
 from ..timefmt import iso_utc, utc_now
@@ -104,15 +105,20 @@ async def read_board(
 ) -> Response:
     language = negotiate_language(lang, request.headers.get("accept-language"))
     where = location or signed.location
+    media = "text/plain; charset=utf-8" if output == "text" else "application/json"
+    cache: BoardCache = request.app.state.board_cache
+    key = (where, language, output)
+    cached = cache.get(key)
+    if cached is not None:
+        return Response(cached, media_type=media)
     now = utc_now()
     async with db.session() as s:
         rows = await event_queries.at_location(s, where, now, settings.integration_sl_board_items)
-        live = await sl_queries.checked_in(s, [int(r["catalog_id"]) for r in rows])
-    items = [board.item(r, language, now, int(r["catalog_id"]) in live) for r in rows]
+    items = [board.item(r, language, now, bool(r["live"])) for r in rows]
     limit = settings.integration_sl_body_limit
-    if output == "text":
-        return Response(board.fit_text(items, limit), media_type="text/plain; charset=utf-8")
-    return Response(board.fit_json(where, items, limit), media_type="application/json")
+    body = board.fit_text(items, limit) if output == "text" else board.fit_json(where, items, limit)
+    cache.put(key, body)
+    return Response(body, media_type=media)
 
 
 @router.post("/checkin", summary="A DJ or host checks in at the venue (signed, purpose checkin)", description=SIGNING)
@@ -142,6 +148,7 @@ async def checkin(request: Request, signed: CheckinObject, db: Db) -> JSONRespon
             "checked_in_at": now,
         }
         await sl_queries.add_checkin(tx, values)
+        tx.after_commit(forget_boards)
         await publish(
             tx,
             "integration.sl.checked_in",

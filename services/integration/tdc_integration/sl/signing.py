@@ -27,7 +27,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
 
-from tdc_shared.db import Database
+from tdc_shared.db import Database, Session
 from tdc_shared.envelope import ApiError
 
 from ..queries import sl as sl_queries
@@ -37,6 +37,8 @@ from ..timefmt import utc_now
 
 PURPOSES = ("board", "checkin", "counter", "linker")
 MAX_NONCE = 32
+# last_seen_at is for admins: written at most this often, not on every request.
+LAST_SEEN_EVERY = timedelta(seconds=60)
 _SECRET_CACHE_LIMIT = 10_000
 
 
@@ -130,51 +132,54 @@ class Verifier:
             raise Refused("timestamp too far from now")
         if len(nonce) > MAX_NONCE or not nonce.isascii() or not nonce.isprintable():
             raise Refused("bad nonce")
-        row = None
-        if len(object_id) <= 32:
-            async with db.session() as s:
-                row = await sl_queries.find_object(s, object_id)
-        if row is None:
+        if len(object_id) > 32:
             raise Refused("unknown object")
-        if row["revoked_at"] is not None:
-            raise Refused("object revoked")
         body = await request.body()
         message = message_to_sign(request.method, path_and_query(request), timestamp, nonce, body)
         try:
             given_digest = base64.b64decode(given, validate=True)
         except (binascii.Error, ValueError):
             raise Refused("bad signature") from None
-        if not any(
-            hmac.compare_digest(given_digest, hmac.new(s.encode(), message, hashlib.sha256).digest())
-            for s in self._valid_secrets(row)
-        ):
-            raise Refused("bad signature")
-        if headers.get("x-secondlife-shard") != self.settings.integration_sl_shard:
-            raise Refused("wrong grid")
-        if (headers.get("x-secondlife-owner-key") or "").lower() != row["owner_key"].lower():
-            raise Refused("owner key mismatch")
-        object_key = (headers.get("x-secondlife-object-key") or "").lower()
-        if not _is_uuid(object_key) or (row["object_key"] and object_key != row["object_key"].lower()):
-            raise Refused("object key mismatch")
-        if row["purpose"] != purpose:
-            raise Refused("purpose not allowed")
-        await self._admit(db, row, nonce, object_key)
+        # One transaction for the lookup and the admission: four round trips in all, the
+        # fewest that still let every replica agree on revocations, replays and the rate.
+        async with db.transaction() as tx:
+            row = await sl_queries.find_object(tx, object_id)
+            if row is None:
+                raise Refused("unknown object")
+            if row["revoked_at"] is not None:
+                raise Refused("object revoked")
+            if not any(
+                hmac.compare_digest(given_digest, hmac.new(s.encode(), message, hashlib.sha256).digest())
+                for s in self._valid_secrets(row)
+            ):
+                raise Refused("bad signature")
+            if headers.get("x-secondlife-shard") != self.settings.integration_sl_shard:
+                raise Refused("wrong grid")
+            if (headers.get("x-secondlife-owner-key") or "").lower() != row["owner_key"].lower():
+                raise Refused("owner key mismatch")
+            object_key = (headers.get("x-secondlife-object-key") or "").lower()
+            if not _is_uuid(object_key) or (row["object_key"] and object_key != row["object_key"].lower()):
+                raise Refused("object key mismatch")
+            if row["purpose"] != purpose:
+                raise Refused("purpose not allowed")
+            await self._admit(tx, row, nonce, object_key)
         return SignedObject(row["id"], row["purpose"], row["location_slug"], row["owner_key"], body)
 
-    async def _admit(self, db: Database, row: dict[str, Any], nonce: str, object_key: str) -> None:
-        """Rate limit, replay check and key binding, in one transaction every replica sees."""
+    async def _admit(self, tx: Session, row: dict[str, Any], nonce: str, object_key: str) -> None:
+        """Rate limit, replay check and key binding, in the transaction every replica sees."""
         period = self.settings.integration_sl_rate_period_seconds
-        async with db.transaction() as tx:
-            count, oldest = await sl_queries.recent_requests(tx, row["id"], period)
-            if count >= self.settings.integration_sl_rate_limit:
-                free_at = (oldest or utc_now()) + timedelta(seconds=period)
-                raise RateLimited(math.ceil((free_at - utc_now()).total_seconds()))
-            if not await sl_queries.remember_nonce(tx, row["id"], nonce):
-                raise Refused("nonce already used")
-            if row["object_key"] is None and not await sl_queries.bind_object_key(tx, row["id"], object_key):
-                bound = await sl_queries.find_object(tx, row["id"])
-                if bound is None or (bound["object_key"] or "").lower() != object_key:
-                    raise Refused("object key mismatch")
+        count, oldest = await sl_queries.recent_requests(tx, row["id"], period)
+        if count >= self.settings.integration_sl_rate_limit:
+            free_at = (oldest or utc_now()) + timedelta(seconds=period)
+            raise RateLimited(math.ceil((free_at - utc_now()).total_seconds()))
+        if not await sl_queries.remember_nonce(tx, row["id"], nonce):
+            raise Refused("nonce already used")
+        if row["object_key"] is None and not await sl_queries.bind_object_key(tx, row["id"], object_key):
+            bound = await sl_queries.find_object(tx, row["id"])
+            if bound is None or (bound["object_key"] or "").lower() != object_key:
+                raise Refused("object key mismatch")
+        last_seen = row["last_seen_at"]
+        if last_seen is None or utc_now() - last_seen > LAST_SEEN_EVERY:
             await sl_queries.seen(tx, row["id"])
 
 
