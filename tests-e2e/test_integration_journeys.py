@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import partial
 from typing import Any
 
 import httpx2
@@ -108,12 +109,19 @@ async def test_publish_reschedule_cancel_reach_both_calendars_and_the_page(
             if e.get("extendedProperties", {}).get("private", {}).get("tdcEventId") == str(event["id"])
         ]
 
+    def has(calendar: str, path: tuple[str, ...], expected: Any) -> bool:
+        found = ours(calendar)
+        value: Any = found[0] if found else None
+        for key in path:
+            value = value.get(key) if isinstance(value, dict) else None
+        return value == expected
+
     def post() -> Any:
         found = [p for p in graph.live_posts().values() if p.link and p.link.endswith(f"/events/{event['slug']}")]
         return found[0] if found else None
 
     for calendar in (internal, public):
-        entry = (await eventually(lambda c=calendar: ours(c), f"the event on {calendar}"))[0]
+        entry = (await eventually(partial(ours, calendar), f"the event on {calendar}"))[0]
         assert entry["summary"] == "Meteor Shower"
         assert entry["start"] == {"dateTime": "2031-10-03T20:00:00-07:00", "timeZone": "America/Los_Angeles"}
     assert "DJ Comet 21:00" in ours(internal)[0]["description"]
@@ -130,18 +138,15 @@ async def test_publish_reschedule_cancel_reach_both_calendars_and_the_page(
     )
     assert moved.status_code == 200, moved.text
     for calendar in (internal, public):
-        await eventually(
-            lambda c=calendar: ours(c)[0]["start"]["dateTime"] == "2031-10-03T21:00:00-07:00",
-            f"the new time on {calendar}",
-        )
+        moved_start = partial(has, calendar, ("start", "dateTime"), "2031-10-03T21:00:00-07:00")
+        await eventually(moved_start, f"the new time on {calendar}")
     await eventually(lambda: "2031-10-03 21:00" in post().message, "the edited post")
 
     cancelled = await client.post(f"/api/v1/admin/events/{event['id']}/cancel", headers=staff)
     assert cancelled.status_code == 200, cancelled.text
     for calendar in (internal, public):
-        await eventually(
-            lambda c=calendar: ours(c)[0]["summary"] == "Cancelled: Meteor Shower", f"the cancellation on {calendar}"
-        )
+        marked = partial(has, calendar, ("summary",), "Cancelled: Meteor Shower")
+        await eventually(marked, f"the cancellation on {calendar}")
         [entry] = ours(calendar)  # one Google event per catalog event, all along
         assert entry["status"] == "confirmed"
     await eventually(lambda: post().message.startswith("Cancelled: Meteor Shower"), "the post marked cancelled")

@@ -55,6 +55,8 @@ async def read(
     """`problem`: why the integration could not be set up although configured (a bad key file)."""
     row = await state_queries.get(tx, name)
     paused = row["paused_until"] if row["paused_until"] and row["paused_until"] > utc_now() else None
+    state: str
+    reason: str | None
     if name == "google":
         targets = google_targets(settings)
         if problem:

@@ -3,6 +3,7 @@ catalog-like producer, and the fake Google and Graph servers over real HTTP."""
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -13,15 +14,36 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from fakes import FakeGoogle, FakeGraph
-from integration_testkit import Harness, catalog_producer, make_app, make_settings, running
+from integration_testkit import Harness, catalog_producer, listening, make_app, make_settings, running
 
 INTERNAL = "internal-calendar@group.calendar.google.com"
 PUBLIC = "public-calendar@group.calendar.google.com"
 
 
 @pytest.fixture(scope="session")
-def bus_namespace() -> str:
-    return f"tint{uuid.uuid4().hex[:8]}"
+def bus_namespace(amqp_url) -> Iterator[str]:
+    """This run's namespace; its durable queues (and those of the variants the tests start,
+    `<namespace><suffix>`) are deleted at the end, so runs leave nothing on the shared broker."""
+    namespace = f"tint{uuid.uuid4().hex[:8]}"
+    yield namespace
+    asyncio.run(_delete_queues(amqp_url, [namespace + suffix for suffix in ("", "off", "bad", "outage")]))
+
+
+async def _delete_queues(amqp_url: str, namespaces: list[str]) -> None:
+    import aio_pika
+
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        for namespace in namespaces:
+            for name in (f"{namespace}.integration", f"{namespace}.integration.dead"):
+                channel = await connection.channel()
+                try:
+                    await channel.queue_delete(name)
+                except aio_pika.exceptions.AMQPError:
+                    pass  # never declared by this run
+                finally:
+                    if not channel.is_closed:
+                        await channel.close()
 
 
 @pytest.fixture(scope="session")
@@ -36,6 +58,7 @@ def google() -> Iterator[FakeGoogle]:
 def graph() -> Iterator[FakeGraph]:
     server = FakeGraph()
     server.start()
+    server.original_tokens = set(server.tokens)  # type: ignore[attr-defined]
     yield server
     server.stop()
 
@@ -72,8 +95,14 @@ async def harness(
 ) -> AsyncIterator[Harness]:
     settings = connected_settings(mysql_url, amqp_url, db_prefix, bus_namespace, google, graph, credentials_file)
     app = make_app(settings, signing_key)
-    async with catalog_producer(mysql_url, amqp_url, db_prefix, bus_namespace) as producer, running(app) as client:
-        yield Harness(app, client, producer, signing_key, google=google, graph=graph)
+    async with (
+        catalog_producer(mysql_url, amqp_url, db_prefix, bus_namespace) as producer,
+        running(app) as client,
+        listening(amqp_url, bus_namespace, "integration.#") as published,
+    ):
+        harness = Harness(app, client, producer, signing_key, google=google, graph=graph)
+        harness.published = published
+        yield harness
 
 
 @pytest.fixture(autouse=True)
@@ -85,6 +114,7 @@ async def clean_slate(request) -> AsyncIterator[None]:
     harness: Harness = request.getfixturevalue("harness")
     harness.google.faults.clear()
     harness.graph.faults.clear()
+    harness.graph.tokens = set(harness.graph.original_tokens)  # a test that expired them may have failed
     async with harness.db.transaction() as tx:
         await tx.execute("DELETE FROM integration_state")
         await tx.execute("UPDATE pushes SET status = 'dropped' WHERE status IN ('pending', 'failed')")

@@ -85,6 +85,28 @@ async def catalog_producer(mysql_url: str, amqp_url: str, prefix: str, namespace
         yield app
 
 
+@contextlib.asynccontextmanager
+async def listening(amqp_url: str, namespace: str, pattern: str) -> AsyncIterator[list[dict[str, Any]]]:
+    """What the service publishes, as its consumers (the catalog, auth) would receive it."""
+    import json
+
+    import aio_pika
+
+    received: list[dict[str, Any]] = []
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        exchange = await channel.declare_exchange(f"{namespace}.events", aio_pika.ExchangeType.TOPIC, durable=True)
+        queue = await channel.declare_queue(exclusive=True)
+        await queue.bind(exchange, routing_key=pattern)
+
+        async def on_message(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+            received.append(json.loads(message.body))
+
+        await queue.consume(on_message, no_ack=True)
+        yield received
+
+
 async def wait_until(
     predicate: Callable[[], Awaitable[bool]], *, within: float = 30.0, what: str = "condition"
 ) -> None:
@@ -168,11 +190,12 @@ class Harness:
         self.app = app
         self.client = client
         self.producer = producer
-        self.google = fakes.get("google")
-        self.graph = fakes.get("graph")
+        self.google: Any = fakes.get("google")
+        self.graph: Any = fakes.get("graph")
         self.admin = {"Authorization": f"Bearer {signing_key.token(sub=1, role='admin')}"}
         self.staff = {"Authorization": f"Bearer {signing_key.token(sub=7, role='staff')}"}
         self.user = {"Authorization": f"Bearer {signing_key.token(sub=9, role='user')}"}
+        self.published: list[dict[str, Any]] = []  # events the service sent over the bus
 
     @property
     def db(self):
@@ -191,7 +214,8 @@ class Harness:
         async def seen() -> bool:
             return bool(await self.db.fetch_value("SELECT 1 FROM processed_events WHERE event_id = %s", (event_id,)))
 
-        await wait_until(seen, what=f"event {event_id} to be consumed")
+        # Generous: on a machine shared with other test runs the broker can be slow to deliver.
+        await wait_until(seen, within=120, what=f"event {event_id} to be consumed")
 
     async def send(self, event_type: str, data: dict[str, Any]) -> None:
         """Publish through the bus, wait for the consumer, then run the worker until idle."""

@@ -10,7 +10,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from integration_testkit import catalog_producer, snapshot
+from integration_testkit import catalog_producer, snapshot, wait_until
 from lsl_client import LslObject, ll_hmac
 
 from tdc_integration.routes.sl import code_hash
@@ -277,6 +277,10 @@ async def test_rotation_keeps_the_old_secret_for_the_grace_period(harness):
 # -- check-in, visitors ------------------------------------------------------------------------
 
 
+async def on_the_bus(harness, event_type: str, data: dict) -> bool:
+    return any(m["type"] == event_type and m["data"] == data for m in harness.published)
+
+
 async def outbox(harness, event_type: str) -> list[dict]:
     rows = await harness.db.fetch_all("SELECT payload FROM outbox WHERE event_type = %s ORDER BY id", (event_type,))
     return [json.loads(r["payload"])["data"] for r in rows]
@@ -303,6 +307,7 @@ async def test_checkin_publishes_and_shows_live(harness):
         "avatar_name": "Aurora Résident",
         "checked_in_at": answer.json()["data"]["checked_in_at"],
     }
+    await wait_until(lambda: on_the_bus(harness, "integration.sl.checked_in", event), what="the check-in on the bus")
     board = await register(harness, "board", location)
     assert (await board.get("/api/v1/sl/board")).json()["data"]["items"][0]["state"] == "live"
     seen = await harness.client.get(
@@ -398,6 +403,7 @@ async def test_linking_an_avatar_with_a_one_time_code(harness):
         and linked["avatar_name"] == "Luna Résident"
         and linked["linked_at"].endswith("Z")
     )
+    await wait_until(lambda: on_the_bus(harness, "integration.sl.avatar_linked", linked), what="the link on the bus")
 
     again = await linker.post("/api/v1/sl/link", {"code": "K7Q2M9XA", "avatar_key": avatar, "avatar_name": "Luna"})
     assert again.status_code == 409 and again.json()["error"] == "code already used"
