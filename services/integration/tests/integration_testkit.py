@@ -67,12 +67,15 @@ async def running(app: FastAPI, base_url: str = "http://integration.test") -> As
 
 @contextlib.asynccontextmanager
 async def catalog_producer(mysql_url: str, amqp_url: str, prefix: str, namespace: str) -> AsyncIterator[FastAPI]:
-    """Stands in for the catalog on the bus: its outbox and relay, publishing what it publishes."""
+    """Stands in for the catalog on the bus: its outbox and relay, publishing what it publishes.
+
+    On a schema of its own (`<prefix>src_catalog`): the catalog's own tests, in the same run, have
+    a running catalog whose relay would otherwise take these outbox rows to its namespace."""
     settings = ServiceSettings(
         env="test",
         mysql_url=mysql_url,
         amqp_url=amqp_url,
-        db_prefix=prefix,
+        db_prefix=f"{prefix}src_",
         bus_namespace=namespace,
         **{k: v for k, v in FAST.items() if k.startswith("bus_") or k == "log_level"},
     )
