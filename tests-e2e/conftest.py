@@ -128,9 +128,21 @@ def mail_sink(tmp_path_factory) -> Iterator[Any]:
     sink.stop()
 
 
+def integration_fakes(tmp_path_factory) -> Iterator[Any]:
+    """The fake Google Calendar and Graph API servers the integration service pushes to."""
+    path = ROOT / "services" / "integration" / "tests" / "fakes.py"
+    spec = importlib.util.spec_from_file_location("tdc_integration_fakes", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    fakes = module.start_for_stack(tmp_path_factory.mktemp("integration"))
+    yield fakes
+    fakes.stop()
+
+
 @pytest.fixture(scope="session")
 def stack(
-    mysql_url: str, amqp_url: str, db_prefix: str, tmp_path_factory, fake_patreon, mail_sink
+    mysql_url: str, amqp_url: str, db_prefix: str, tmp_path_factory, fake_patreon, mail_sink, integration_fakes: Any
 ) -> Iterator[RunningStack]:
     namespace = f"e2e{uuid.uuid4().hex[:8]}"
     admin_email = f"admin-{namespace}@example.com"
@@ -150,6 +162,7 @@ def stack(
             # Stalled bodies answered 408 sooner than the production 30 s, for test_security_hardening.
             "TDC_HTTP_BODY_TIMEOUT_SECONDS": "5",
             "TDC_NOTIFICATION_SMTP_URL": mail_sink.url,
+            **integration_fakes.env,
         }
     )
     services = stack_module.discover_services()

@@ -28,6 +28,7 @@ async def dashboard(api: httpx2.AsyncClient, admin: dict[str, str], **params: st
         "membership": {"status": "ok", "service": "membership"},
         "notifications": {"status": "ok", "service": "notification"},
         "blog": {"status": "ok", "service": "blog"},
+        "integrations": {"status": "ok", "service": "integration"},
     }
     return body["data"]
 

@@ -35,6 +35,7 @@ SECTIONS = (
     Section("membership", "/api/v1/admin/patreon/summary"),
     Section("notifications", "/api/v1/admin/notifications/summary"),
     Section("blog", "/api/v1/admin/blog/summary"),
+    Section("integrations", "/api/v1/admin/integrations/summary"),
 )
 
 # A summary is a few hundred bytes; anything this big is not one.

@@ -1,0 +1,5 @@
+"""`uvicorn tdc_integration.main:app`"""
+
+from .app import build
+
+app = build()
