@@ -128,6 +128,7 @@ def mail_sink(tmp_path_factory) -> Iterator[Any]:
     sink.stop()
 
 
+@pytest.fixture(scope="session")
 def integration_fakes(tmp_path_factory) -> Iterator[Any]:
     """The fake Google Calendar and Graph API servers the integration service pushes to."""
     path = ROOT / "services" / "integration" / "tests" / "fakes.py"

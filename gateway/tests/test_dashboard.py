@@ -55,6 +55,9 @@ class SummaryService:
         return web.json_response({"success": True, "data": self.data})
 
 
+FAKED = ("users", "catalog", "membership", "blog")
+
+
 @contextlib.asynccontextmanager
 async def dashboard_gateway(
     jwks_server: JwksServer, *, catalog_up: bool = True, **overrides: Any
@@ -76,9 +79,9 @@ async def dashboard_gateway(
             "blog": blog.url,
         }
         async with running_gateway(gateway_settings(jwks_server, upstreams, **overrides)) as (gateway, client):
-            # Only the two sections faked here; other services' sections are proved end to end.
+            # Only the sections faked here; the others are proved end to end.
             assert gateway.dashboard is not None
-            gateway.dashboard.sections = tuple(s for s in gateway.dashboard.sections if s.name in ("users", "catalog"))
+            gateway.dashboard.sections = tuple(s for s in gateway.dashboard.sections if s.name in FAKED)
             yield auth, catalog, gateway, client
 
 
@@ -98,7 +101,7 @@ def _healthy(stack: Any) -> None:
 
 def covered(sections: dict[str, Any]) -> dict[str, Any]:
     """The sections these tests run fake services for (the others have no service here)."""
-    return {name: value for name, value in sections.items() if name in ("users", "catalog", "membership", "blog")}
+    return {name: value for name, value in sections.items() if name in FAKED}
 
 
 def bearer(key: SigningKey, role: str) -> dict[str, str]:

@@ -236,7 +236,7 @@ def test_metrics_are_labelled_by_route_template(client: TestClient) -> None:
 
 def test_metrics_have_one_naming_scheme(client: TestClient) -> None:
     client.request("BREW", "/notes/41")  # a method HTTP does not have: counted, not as a label of its own
-    text = client.get("/metrics").text
+    text = scrape(client)
     assert 'tdc_http_requests_total{method="_OTHER"' in text
     assert 'method="BREW"' not in text
     assert "process_cpu_seconds_total" in text and "python_gc_collections_total" in text

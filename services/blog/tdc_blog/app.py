@@ -11,40 +11,19 @@ from starlette.middleware import Middleware
 from tdc_shared.app import ServiceSpec, create_service
 from tdc_shared.auth import TokenVerifier
 from tdc_shared.cache import CacheMiddleware, ResponseCache
-from tdc_shared.events import EVENTS, BroadcastRegistry, Event
 from tdc_shared.events import MIGRATIONS as BUS_MIGRATIONS
 from tdc_shared.events.bus import event_bus
 from tdc_shared.settings import ServiceSettings
 
 from . import demo
 from .feeds import FeedBuilder
-from .handlers import handlers
+from .handlers import broadcast, handlers
 from .render import Renderer
 from .routes import admin_posts, feeds, posts, summary, taxonomy
 from .scheduler import scheduler
 from .settings import BlogSettings
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
-# Every event the blog produces changes something a cached page may show.
-CACHE_EVENTS = sorted(t for t, spec in EVENTS.items() if spec.producer == "blog")
-
-
-def _invalidation(cache: ResponseCache | None) -> BroadcastRegistry | None:
-    if cache is None:
-        return None
-    registry = BroadcastRegistry()
-
-    async def drop_cached_pages(_: Event) -> None:
-        cache.clear()
-
-    async def drop_after_reconnect() -> None:
-        # Events sent while this replica was cut off from the broker were never seen.
-        cache.clear()
-
-    for event_type in CACHE_EVENTS:
-        registry.on(event_type)(drop_cached_pages)
-    registry.on_resync(drop_after_reconnect)
-    return registry
 
 
 def build(
@@ -76,7 +55,7 @@ def build(
         migrations=MIGRATIONS,
         extra_migrations=[BUS_MIGRATIONS],
         components=[
-            event_bus(handlers=handlers, broadcast=_invalidation(cache)),
+            event_bus(handlers=handlers, broadcast=broadcast(cache)),
             scheduler(settings.blog_scheduler_poll_seconds, settings.blog_scheduler_batch),
         ],
         demo_data=demo.load,

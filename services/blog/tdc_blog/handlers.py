@@ -1,4 +1,7 @@
-"""Every event the blog consumes, each under its event type, run through the inbox.
+"""Every event the blog consumes, each under its event type.
+
+Its own events (every replica, `broadcast`): a committed write anywhere clears each replica's
+response cache.
 
 membership.tier.updated: the blog keeps the tiers' amounts and translated titles, so a locked
 post can say which tier opens it ("Nebula, 5.00 and up") without calling membership.
@@ -9,8 +12,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from tdc_shared.cache import ResponseCache
 from tdc_shared.db import Session
-from tdc_shared.events import Event, HandlerRegistry
+from tdc_shared.events import EVENTS, BroadcastRegistry, Event, HandlerRegistry
 from tdc_shared.i18n import LANGUAGES
 
 from .queries import tiers
@@ -18,6 +22,28 @@ from .queries import tiers
 log = logging.getLogger(__name__)
 
 handlers = HandlerRegistry()
+
+# Every event the blog produces changes something a cached page may show.
+CACHE_EVENTS = sorted(t for t, spec in EVENTS.items() if spec.producer == "blog")
+
+
+def broadcast(cache: ResponseCache | None) -> BroadcastRegistry | None:
+    """The registry that drops this replica's cached pages on the blog's own events."""
+    if cache is None:
+        return None
+    registry = BroadcastRegistry()
+
+    async def drop_cached_pages(_: Event) -> None:
+        cache.clear()
+
+    async def drop_after_reconnect() -> None:
+        # Events sent while this replica was cut off from the broker were never seen.
+        cache.clear()
+
+    for event_type in CACHE_EVENTS:
+        registry.on(event_type)(drop_cached_pages)
+    registry.on_resync(drop_after_reconnect)
+    return registry
 
 
 def tier_names(translations: Any) -> dict[str, str]:

@@ -65,8 +65,6 @@ def build(
     )
     app = create_service(spec)
     app.state.cache = cache
-    if cache is not None:
-        handlers.caches.add(cache)
     app.state.decode_slots = asyncio.Semaphore(settings.catalog_media_concurrent_decodes)
     if cache is not None:
         # Innermost, so request ids, access logs and metrics still see cached answers.

@@ -82,11 +82,12 @@ async def test_broker_connected_follows_the_connection_without_readyz(mysql_url,
     try:
         async with (
             app.router.lifespan_context(app),
-            httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://svc") as client,
+            httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://svc"),
         ):
 
             async def connected(value: float) -> bool:
-                return _gauge((await client.get("/metrics")).text, "tdc_broker_connected") == value
+                # What the internal metrics port serves: the process's registry.
+                return _gauge(generate_latest(app.state.metrics_registry).decode(), "tdc_broker_connected") == value
 
             await wait_until(lambda: connected(1.0), what="tdc_broker_connected 1 once the link is up")
             proxy.cut()
