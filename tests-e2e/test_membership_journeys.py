@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import json
 import uuid
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -20,6 +21,15 @@ if TYPE_CHECKING:
     from conftest import BusListener
 
 pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+async def api(stack) -> AsyncIterator[httpx2.AsyncClient]:
+    """The gateway's door only: Patreon sends the browser back to the redirect URI registered
+    with it, which is the gateway's public address."""
+    async with httpx2.AsyncClient(base_url=stack.url, timeout=30) as client:
+        yield client
+
 
 PASSWORD = "patrons of the night cave"
 
