@@ -2,8 +2,8 @@
 they go up by themselves; an anonymous reader and a member each read what their standing
 allows; the feeds in two languages carry them, never a gated body.
 
-Patrons are covered by the blog's service tests with minted tokens (patreon_tier and
-patreon_cents claims): this stack's sign-in does not issue Patreon standing yet."""
+A patron's read through the gateway, with a token that carries the Patreon tier from a real
+link and webhook, is in test_membership_token_journey.py."""
 
 from __future__ import annotations
 

@@ -165,6 +165,28 @@ async def test_the_tier_travels_in_the_token_and_opens_exclusive_items(
     higher = await api.get(items["bonfire"], headers=user["headers"])
     assert higher.status_code == 403 and higher.json()["error"] == "Higher Patreon tier required"
 
+    # The blog gates on the same claims: a patrons-only post opens for the patron, not for others.
+    secret = f"patron-secret-{uuid.uuid4().hex[:8]}"
+    post = await api.post(
+        "/api/v1/admin/blog/posts",
+        headers=admin,
+        json={
+            "slug": f"patrons-night-{uuid.uuid4().hex[:6]}",
+            "title": "Patrons night",
+            "visibility": "patrons",
+            "excerpt": "For those who keep the cave lit.",
+            "body": f"The {secret} setlist.",
+        },
+    )
+    assert post.status_code == 201, post.text
+    published = await api.post(f"/api/v1/admin/blog/posts/{post.json()['data']['id']}/publish", headers=admin)
+    assert published.status_code == 200, published.text
+    path = f"/api/v1/blog/posts/{post.json()['data']['slug']}"
+    as_patron = (await api.get(path, headers=user["headers"])).json()["data"]
+    assert as_patron["locked"] is False and secret in as_patron["body_html"]
+    anonymous = await api.get(path)
+    assert anonymous.json()["data"]["locked"] is True and secret not in anonymous.text
+
     # An upgrade opens the pricier item at the next refresh.
     member.tier_ids, member.entitled_cents = ["tok-900"], 900
     body, headers = webhook(fake, member_id, "members:pledge:update")
