@@ -1,7 +1,7 @@
 """Fail when a tracked file reaches outside the repository for something it needs.
 
 The repository must work from a clone with nothing beside it: no code, test, script or note
-may read a sibling folder such as `../shared`. Run by `make lint`.
+may read a folder beside the checkout. Run by `make lint`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 # A relative climb out of the tree into a sibling, an absolute path to the work area, or a
-# pathlib climb past the repository root (`ROOT.parent / "shared"`).
+# pathlib climb past the repository root (the root's parent joined with a folder name).
 OUTSIDE = re.compile(
     r"\.\./+shared\b|/work/shared\b|\bROOT\.parent\b|REPO_ROOT\.parent\b|\.parent\s*/\s*[\"']shared[\"']"
 )
