@@ -3,7 +3,7 @@ they go up by themselves; an anonymous reader and a member each read what their 
 allows; the feeds in two languages carry them, never a gated body.
 
 A patron's read through the gateway, with a token that carries the Patreon tier from a real
-link and webhook, is in test_membership_token_journey.py."""
+link and webhook, is in test_membership_journeys.py."""
 
 from __future__ import annotations
 

@@ -1,6 +1,8 @@
 """Membership journeys through the gateway, against the fake Patreon the e2e fixture starts:
 a member links their Patreon account, a signed webhook makes them a patron, a pledge deletion
-ends it; webhooks without a good signature change nothing."""
+ends it; webhooks without a good signature change nothing. And the tier in the token: the
+patron's next access token carries `patreon_tier` and `patreon_cents`, which open exclusive
+items and patrons-only blog posts until a pledge deletion takes them away again."""
 
 from __future__ import annotations
 
@@ -172,3 +174,108 @@ async def test_exclusive_items_need_a_token_and_a_tier(stack, api: httpx2.AsyncC
     assert refused.status_code == 403 and refused.json()["error"] == "Patreon supporter status required"
     listed = await api.get("/api/v1/exclusive", headers=user["headers"])
     assert any(i["id"] == created.json()["data"]["id"] and i["locked"] for i in listed.json()["data"])
+
+
+def claims_of(access_token: str) -> dict[str, Any]:
+    payload = access_token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
+async def refreshed(api: httpx2.AsyncClient, user: dict[str, Any]) -> dict[str, Any]:
+    """Rotate the user's tokens; returns the new access token's claims."""
+    response = await api.post("/api/v1/auth/refresh", json={"refresh_token": user["refresh_token"]})
+    assert response.status_code == 200, response.text
+    data = response.json()["data"]
+    user["refresh_token"] = data["refresh_token"]
+    user["access_token"] = data["access_token"]
+    user["headers"] = {"Authorization": f"Bearer {data['access_token']}"}
+    return claims_of(data["access_token"])
+
+
+async def refresh_until(api: httpx2.AsyncClient, user: dict[str, Any], wanted) -> dict[str, Any]:
+    """Auth applies membership's event shortly after it is published: refresh until it has."""
+    for _ in range(100):
+        claims = await refreshed(api, user)
+        if wanted(claims):
+            return claims
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"the token never showed the change: {claims}")
+
+
+async def test_the_tier_travels_in_the_token_and_opens_exclusive_items(
+    stack, api: httpx2.AsyncClient, bus: BusListener, fake_patreon
+):
+    fake = fake_patreon
+    fake.add_tier("tok-300", "Ember", 300)
+    fake.add_tier("tok-900", "Bonfire", 900)
+    await sync_tiers(stack, api)
+    admin = await admin_headers(stack, api)
+    items = {}
+    for name, tier in (("ember", "tok-300"), ("bonfire", "tok-900")):
+        created = await api.post(
+            "/api/v1/admin/patreon/exclusive",
+            json={"kind": "post", "title": f"For {name}", "body": f"{name} secrets", "required_tier_id": tier},
+            headers=admin,
+        )
+        assert created.status_code == 201, created.text
+        items[name] = f"/api/v1/exclusive/{created.json()['data']['id']}"
+
+    user = await sign_in_new_user(api)
+    assert "patreon_tier" not in claims_of(user["access_token"])
+    patreon_user, member_id = str(uuid.uuid4().int % 10**9), str(uuid.uuid4())
+    fake.new_member(member_id, patreon_user)
+    assert await link_patreon(api, fake, user, patreon_user) == {"patreon": "linked"}
+    refused = await api.get(items["ember"], headers=user["headers"])
+    assert refused.status_code == 403 and refused.json()["error"] == "Patreon supporter status required"
+
+    member = fake.members[member_id]
+    member.patron_status, member.tier_ids, member.entitled_cents = "active_patron", ["tok-300"], 300
+    body, headers = webhook(fake, member_id, "members:pledge:create")
+    assert (await api.post("/api/v1/webhooks/patreon", content=body, headers=headers)).status_code == 200
+    await bus.expect("membership.supporter.activated", user_id=user["id"])
+    claims = await refresh_until(api, user, lambda c: c.get("patreon_tier") == "tok-300")
+    assert claims["patreon_cents"] == 300
+    opened = await api.get(items["ember"], headers=user["headers"])
+    assert opened.status_code == 200 and opened.json()["data"]["content"]["body"] == "ember secrets"
+    higher = await api.get(items["bonfire"], headers=user["headers"])
+    assert higher.status_code == 403 and higher.json()["error"] == "Higher Patreon tier required"
+
+    # The blog gates on the same claims: a patrons-only post opens for the patron, not for others.
+    secret = f"patron-secret-{uuid.uuid4().hex[:8]}"
+    post = await api.post(
+        "/api/v1/admin/blog/posts",
+        headers=admin,
+        json={
+            "slug": f"patrons-night-{uuid.uuid4().hex[:6]}",
+            "title": "Patrons night",
+            "visibility": "patrons",
+            "excerpt": "For those who keep the cave lit.",
+            "body": f"The {secret} setlist.",
+        },
+    )
+    assert post.status_code == 201, post.text
+    published = await api.post(f"/api/v1/admin/blog/posts/{post.json()['data']['id']}/publish", headers=admin)
+    assert published.status_code == 200, published.text
+    path = f"/api/v1/blog/posts/{post.json()['data']['slug']}"
+    as_patron = (await api.get(path, headers=user["headers"])).json()["data"]
+    assert as_patron["locked"] is False and secret in as_patron["body_html"]
+    anonymous = await api.get(path)
+    assert anonymous.json()["data"]["locked"] is True and secret not in anonymous.text
+
+    # An upgrade opens the pricier item at the next refresh.
+    member.tier_ids, member.entitled_cents = ["tok-900"], 900
+    body, headers = webhook(fake, member_id, "members:pledge:update")
+    assert (await api.post("/api/v1/webhooks/patreon", content=body, headers=headers)).status_code == 200
+    claims = await refresh_until(api, user, lambda c: c.get("patreon_tier") == "tok-900")
+    assert claims["patreon_cents"] == 900
+    assert (await api.get(items["bonfire"], headers=user["headers"])).status_code == 200
+
+    # The pledge is deleted: the claims go at the next refresh, and the items close.
+    member.patron_status, member.tier_ids, member.entitled_cents = "former_patron", [], 0
+    body, headers = webhook(fake, member_id, "members:pledge:delete")
+    assert (await api.post("/api/v1/webhooks/patreon", content=body, headers=headers)).status_code == 200
+    assert (await standing(api, user))["active"] is False
+    claims = await refresh_until(api, user, lambda c: "patreon_tier" not in c)
+    assert "patreon_cents" not in claims
+    closed = await api.get(items["ember"], headers=user["headers"])
+    assert closed.status_code == 403 and closed.json()["error"] == "Patreon supporter status required"
