@@ -24,7 +24,7 @@ install: $(VENV)/.synced
 ## make run: the whole stack as local processes; gateway on http://localhost:8000
 ## (make run TRAEFIK=1: also a real Traefik on the same table, on http://localhost:8080)
 run: install
-	$(PY) deploy/local/stack.py $(if $(TRAEFIK),--traefik)
+	$(PY) deploy/local/stack.py $(if $(TRAEFIK),--traefik) $(if $(REPLICAS),--replicas $(REPLICAS))
 
 ## make test: every test, against real MySQL/MariaDB and RabbitMQ
 test: install

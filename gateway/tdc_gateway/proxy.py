@@ -81,7 +81,7 @@ class Proxy:
 
     def prepare(self, route: Route) -> None:
         """Per-route objects built once, not per request."""
-        self.upstreams.add(route.upstream)
+        self.upstreams.add(route.servers)
         if route.rate_limit is not None:
             self._limits[route.router] = RateLimitItemPerSecond(
                 route.rate_limit.amount, route.rate_limit.window_seconds
@@ -165,9 +165,8 @@ class Proxy:
         target = scope.get("raw_path", scope["path"].encode()).decode("latin-1")
         if query:
             target += "?" + query.decode("latin-1")
-        found = self.upstreams.get(route.upstream)
-        assert found is not None, f"route {route.router} was not prepared"
-        pool, upstream_host, base_path = found
+        balancer = self.upstreams.get(route.servers)
+        assert balancer is not None, f"route {route.router} was not prepared"
         method = scope["method"]
         try:
             # The one place the body-size limit applies: on Content-Length before reading, and
@@ -190,7 +189,7 @@ class Proxy:
                     stream = stream_body(receive, route.max_body)
             try:
                 request = request_head(
-                    method, base_path + target, upstream_host, forwarded, data, framed=stream is not None
+                    method, balancer.base_path + target, balancer.host, forwarded, data, framed=stream is not None
                 )
             except (ValueError, UnicodeEncodeError):
                 await send_error(send, 400, envelope_bytes("Invalid header value"), rid_bytes, cors_headers)
@@ -198,7 +197,7 @@ class Proxy:
             if data:
                 request += data
             return await forward(
-                pool,
+                balancer,
                 route,
                 request,
                 stream,

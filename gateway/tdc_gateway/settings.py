@@ -19,9 +19,10 @@ class GatewaySettings(ServiceSettings):
 
     # Traefik v3 file-provider dynamic configuration: every *.yml in it, merged.
     gateway_routes_dir: Path = DEFAULT_ROUTES_DIR
-    # JSON {"auth": "http://127.0.0.1:8001", ...}: replaces the server URL of the Traefik
-    # service of that name (or whose server host is that name), for runs outside compose.
-    gateway_upstreams: dict[str, str] = {}
+    # JSON {"auth": "http://127.0.0.1:8001", "catalog": ["http://127.0.0.1:8002", ...], ...}:
+    # replaces the server URLs of the Traefik service of that name (or whose server host is that
+    # name), for runs outside compose; a list gives one server per replica.
+    gateway_upstreams: dict[str, str | list[str]] = {}
 
     gateway_max_body_bytes: int = 20 * 1024 * 1024
     # Per-route values come from the route's serversTransport; these are the defaults.

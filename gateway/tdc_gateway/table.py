@@ -9,9 +9,9 @@ What the gateway takes from each router, resolved once at load time:
 - its policy, from the `forwardAuth` middleware whose address ends in `/_auth/<policy>`;
 - a `rateLimit` (per client), a `retry` (idempotent methods only), a `buffering`
   `maxRequestBodyBytes` (the upload limit);
-- its service's server URL and its `serversTransport` timeouts (`dialTimeout`,
-  `responseHeaderTimeout`), so timeouts are per route: give a route its own service when it
-  needs a different one.
+- its service's server URLs (every server of the `loadBalancer`: the gateway balances across
+  them) and its `serversTransport` timeouts (`dialTimeout`, `responseHeaderTimeout`), so
+  timeouts are per route: give a route its own service when it needs a different one.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ class RateLimit:
 class Route:
     router: str
     service: str
-    upstream: str  # base URL without a trailing slash; "" for the gateway's own routes
+    servers: tuple[str, ...]  # base URLs without a trailing slash; () for the gateway's own routes
     policy: str
     priority: int
     exact: tuple[str, ...]
@@ -65,6 +65,11 @@ class Route:
     @property
     def local(self) -> bool:
         return self.service == GATEWAY_SERVICE
+
+    @property
+    def upstream(self) -> str:
+        """The service's first server: what the gateway's own calls (OpenAPI, dashboard) ask."""
+        return self.servers[0] if self.servers else ""
 
     def matches(self, path: str) -> bool:
         if path in self.exact:
@@ -100,8 +105,12 @@ class RoutingTable:
         return None
 
     def upstreams(self) -> dict[str, str]:
-        """Service name -> base URL of every proxied service."""
+        """Service name -> base URL of its first server, for every proxied service."""
         return {r.service: r.upstream for r in self.routes if not r.local}
+
+    def servers(self) -> dict[str, tuple[str, ...]]:
+        """Service name -> base URLs of all its servers (replicas), for every proxied service."""
+        return {r.service: r.servers for r in self.routes if not r.local}
 
 
 def parse_duration(value: Any, what: str) -> float:
@@ -173,7 +182,12 @@ def _local_name(reference: str) -> str:
 
 
 class _Builder:
-    def __init__(self, http: dict[str, dict[str, Any]], overrides: Mapping[str, str], defaults: Mapping[str, Any]):
+    def __init__(
+        self,
+        http: dict[str, dict[str, Any]],
+        overrides: Mapping[str, str | list[str]],
+        defaults: Mapping[str, Any],
+    ):
         self.http = http
         self.overrides = overrides
         self.defaults = defaults
@@ -196,17 +210,23 @@ class _Builder:
                 out.append((name, middleware))
         return out
 
-    def upstream(self, service_name: str, router: str) -> str:
+    def servers(self, service_name: str, router: str) -> tuple[str, ...]:
         service = self.http["services"].get(service_name)
         if service is None:
             raise RoutingTableError(f"router {router}: unknown service {service_name}")
         servers = (service.get("loadBalancer") or {}).get("servers") or []
-        if not servers or not servers[0].get("url"):
-            raise RoutingTableError(f"service {service_name}: the gateway needs a loadBalancer with a server url")
-        url = servers[0]["url"]
-        host = urlsplit(url).hostname or ""
-        url = self.overrides.get(service_name) or self.overrides.get(host) or url
-        return url.rstrip("/")
+        if not servers or not all(isinstance(s, dict) and s.get("url") for s in servers):
+            raise RoutingTableError(f"service {service_name}: the gateway needs a loadBalancer with server urls")
+        urls = [str(s["url"]) for s in servers]
+        # An override names the service or the host of its (first) server; a list: one URL per replica.
+        override = self.overrides.get(service_name) or self.overrides.get(urlsplit(urls[0]).hostname or "")
+        if override:
+            urls = [override] if isinstance(override, str) else list(override)
+        urls = [url.rstrip("/") for url in urls]
+        paths = {urlsplit(url).path for url in urls}
+        if len(paths) > 1:
+            raise RoutingTableError(f"service {service_name}: its servers must share one base path: {sorted(paths)}")
+        return tuple(urls)
 
     def transport(self, service_name: str) -> tuple[float, float]:
         service = self.http["services"].get(service_name) or {}
@@ -257,14 +277,15 @@ class _Builder:
                 max_body = int(middleware["buffering"]["maxRequestBodyBytes"])
         if policy is None:
             raise RoutingTableError(f"router {name}: names no access policy (a forwardAuth to /_auth/<policy>)")
+        servers: tuple[str, ...] = ()
         if service == GATEWAY_SERVICE:
-            upstream, (connect, response) = "", (0.0, 0.0)
+            connect, response = 0.0, 0.0
         else:
-            upstream, (connect, response) = self.upstream(service, name), self.transport(service)
+            servers, (connect, response) = self.servers(service, name), self.transport(service)
         return Route(
             router=name,
             service=service,
-            upstream=upstream,
+            servers=servers,
             policy=policy,
             priority=int(router.get("priority") or len(rule)),
             exact=exact,
@@ -292,7 +313,7 @@ def _rate_limit(config: dict[str, Any], name: str) -> RateLimit | None:
 
 def load_table(
     directory: Path,
-    overrides: Mapping[str, str] | None = None,
+    overrides: Mapping[str, str | list[str]] | None = None,
     *,
     connect_timeout: float = 1.0,
     response_timeout: float = 30.0,

@@ -170,7 +170,7 @@ def closed_port_url() -> str:
     return f"http://127.0.0.1:{free_port()}"
 
 
-def gateway_settings(jwks_server: JwksServer, upstreams: dict[str, str], **overrides: Any) -> GatewaySettings:
+def gateway_settings(jwks_server: JwksServer, upstreams: dict[str, Any], **overrides: Any) -> GatewaySettings:
     values: dict[str, Any] = {
         "env": "test",
         "jwks_url": jwks_server.url + "/api/v1/auth/jwks.json",

@@ -110,9 +110,9 @@ async def through_gateway(
 
 def pool_of(gateway: Gateway, upstream: RawUpstream) -> UpstreamPool:
     assert gateway.fast is not None
-    found = gateway.fast.get(upstream.url)
+    found = gateway.fast.get((upstream.url,))
     assert found is not None
-    return found[0]
+    return found.pools[0]
 
 
 async def test_keep_alive_connection_is_reused(jwks_server: JwksServer) -> None:

@@ -16,15 +16,17 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import mysql.connector.aio as mysql_aio
 from mysql.connector import errors as mysql_errors
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+DEADLOCK = 1213  # ER_LOCK_DEADLOCK: "Deadlock found when trying to get lock; try restarting transaction"
 
 Row = dict[str, Any]
 Params = Sequence[Any] | dict[str, Any] | None
@@ -275,6 +277,21 @@ class Database:
                     callback()
                 except Exception:
                     log.exception("after-commit callback failed")
+
+    async def retrying(self, work: Callable[[Session], Awaitable[T]], attempts: int = 3) -> T:
+        """`work(session)` in a transaction, run again when InnoDB rolled it back as a deadlock
+        victim (1213), as MySQL asks. Replicas starting together and rewriting the same rows
+        (configuration tables) meet this; `work` must be safe to run again from the start."""
+        for attempt in range(1, attempts + 1):
+            try:
+                async with self.transaction() as tx:
+                    return await work(tx)
+            except mysql_errors.DatabaseError as exc:
+                if exc.errno != DEADLOCK or attempt == attempts:
+                    raise
+                log.info("deadlock, running the transaction again", extra={"attempt": attempt})
+                await asyncio.sleep(0.05 * attempt)
+        raise AssertionError("unreachable")
 
     # -- one-statement helpers, each in its own transaction --------------------------------
 

@@ -74,6 +74,43 @@ async def test_transaction_commits_on_success_and_rolls_back_on_error(db: Databa
     assert [r["body"] for r in rows] == [kept]
 
 
+async def test_a_deadlock_victim_is_run_again_and_both_transactions_land(db: Database) -> None:
+    first, second = f"a-{uuid.uuid4().hex[:8]}", f"b-{uuid.uuid4().hex[:8]}"
+    for body in (first, second):
+        await db.execute("INSERT INTO notes (body) VALUES (%s)", (body,))
+    locked = [asyncio.Event(), asyncio.Event()]
+    runs = [0, 0]
+
+    def crosswise(me: int, mine: str, theirs: str):
+        async def work(tx) -> str:
+            runs[me] += 1
+            await tx.execute("UPDATE notes SET body = body WHERE body = %s", (mine,))
+            locked[me].set()
+            await asyncio.wait_for(locked[1 - me].wait(), 10)  # both hold one row: now cross
+            await tx.execute("UPDATE notes SET body = body WHERE body = %s", (theirs,))
+            return mine
+
+        return work
+
+    results = await asyncio.gather(db.retrying(crosswise(0, first, second)), db.retrying(crosswise(1, second, first)))
+    assert sorted(results) == sorted([first, second])
+    assert sorted(runs) == [1, 2]  # InnoDB rolled one back; it ran again and committed
+
+
+async def test_errors_other_than_a_deadlock_are_not_retried(db: Database) -> None:
+    body = f"dup-{uuid.uuid4().hex[:8]}"
+    await db.execute("INSERT INTO notes (body) VALUES (%s)", (body,))
+    runs = []
+
+    async def duplicate(tx) -> None:
+        runs.append(1)
+        await tx.execute("INSERT INTO notes (body) VALUES (%s)", (body,))
+
+    with pytest.raises(mysql_errors.IntegrityError):
+        await db.retrying(duplicate)
+    assert runs == [1]
+
+
 async def test_after_commit_callbacks_run_only_after_a_commit(db: Database) -> None:
     calls: list[str] = []
     async with db.transaction() as tx:

@@ -216,8 +216,9 @@ def push_worker() -> Any:
         timeout = httpx2.Timeout(settings.integration_http_timeout_seconds)
         async with httpx2.AsyncClient(timeout=timeout) as http:
             worker = PushWorker(settings, app.state.db, http, app.state.secret_box)
-            async with app.state.db.transaction() as tx:
-                await push_queries.configure_targets(tx, worker.targets())
+            # Replicas starting together rewrite the same rows: a deadlock victim runs again.
+            targets = worker.targets()
+            await app.state.db.retrying(lambda tx: push_queries.configure_targets(tx, targets))
             app.state.push_worker = worker
             task = None
             if settings.integration_worker_enabled:
