@@ -132,3 +132,7 @@ async def test_a_night_at_a_favourite_venue_is_reminded_at_the_time_asked(stack,
     assert sent_at >= start - timedelta(hours=1, seconds=1)  # not before it was due
     assert "Grotto" in reminder.get_body(preferencelist=("plain",)).get_content()
     assert reminder["List-Unsubscribe"].startswith("<")
+    # Every service runs two replicas here, each with a mail worker: the reminder was claimed once.
+    await asyncio.sleep(3)
+    sent = [m for m in mail_sink.to(user["email"]) if str(m["Subject"]).startswith("Reminder: Deep Echoes")]
+    assert len(sent) == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -79,3 +80,29 @@ def test_a_configured_address_is_never_replaced_by_a_docker_server(monkeypatch) 
     assert problem is not None and "TDC_MYSQL_URL" in problem
     assert started == []
     assert env["TDC_MYSQL_URL"] == "mysql://svc:pw@127.0.0.1:1"
+
+
+def test_replicas_get_ports_a_hundred_apart_and_every_one_is_a_server_in_the_table(tmp_path) -> None:
+    import yaml
+
+    sys.path.insert(0, str(ROOT / "deploy" / "local"))
+    try:
+        import stack
+    finally:
+        sys.path.pop(0)
+    services = stack.discover_services()
+    one = stack.default_ports(services, 1)
+    assert one == {name: port for name, port in stack.DEFAULT_PORTS.items() if name in ["gateway", *services]}
+    two = stack.default_ports(services, 2)
+    assert two["catalog-2"] == two["catalog"] + 100 and "catalog-3" not in two
+    assert len(set(two.values())) == len(two)  # no two processes on one port
+    runner = stack.Stack(env={}, ports=two, services=services, replicas=2)
+    assert runner.instances("catalog") == ["catalog", "catalog-2"] and runner.instances("gateway") == ["gateway"]
+    upstreams = json.loads(runner.child_env()["TDC_GATEWAY_UPSTREAMS"])
+    assert upstreams["catalog"] == [f"http://127.0.0.1:{two['catalog']}", f"http://127.0.0.1:{two['catalog-2']}"]
+    stack.render_table(tmp_path, runner.local_addresses())
+    rendered = yaml.safe_load((tmp_path / "services.yml").read_text())["http"]["services"]
+    assert [s["url"] for s in rendered["catalog"]["loadBalancer"]["servers"]] == upstreams["catalog"]
+    middlewares = yaml.safe_load((tmp_path / "middlewares.yml").read_text())["http"]["middlewares"]
+    addresses = [m["forwardAuth"]["address"] for m in middlewares.values() if "forwardAuth" in m]
+    assert addresses and all(a.startswith(f"http://127.0.0.1:{two['gateway']}/_auth/") for a in addresses)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 import aiohttp
 from starlette.types import Receive, Scope, Send
 
-from tdc_shared.app import default_verifier
+from tdc_shared.app import default_verifier, freeze_startup_objects
 from tdc_shared.auth import TokenVerifier
 from tdc_shared.envelope import envelope_bytes
 from tdc_shared.events.revocations import RevocationListener
@@ -171,6 +171,7 @@ class Gateway:
             "gateway started",
             extra={"routes": len(self.table.routes), "upstreams": self.table.upstreams()},
         )
+        freeze_startup_objects()  # the local app, models and table: out of the collector's full passes
 
     async def shutdown(self) -> None:
         self.metrics_endpoint.stop()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -107,6 +108,7 @@ def _lifespan(spec: ServiceSpec) -> Callable[[FastAPI], contextlib.AbstractAsync
                 await stack.enter_async_context(component(app))
             if settings.demo_data and spec.demo_data is not None:
                 await spec.demo_data(app)
+            freeze_startup_objects()
             log.info("service started", extra={"schema": schema})
             try:
                 yield
@@ -115,6 +117,15 @@ def _lifespan(spec: ServiceSpec) -> Callable[[FastAPI], contextlib.AbstractAsync
         await db.close()
 
     return lifespan
+
+
+def freeze_startup_objects() -> None:
+    """Move everything built at start-up (apps, routes, pydantic models: ~100,000 objects) out of
+    the garbage collector's reach. They live as long as the process; left in, every full pass
+    walks them (tens of milliseconds, measured up to 170 ms on a busy 2-core machine), which
+    lands on whichever requests are in flight and shows as p99."""
+    gc.collect()
+    gc.freeze()
 
 
 def health_router() -> APIRouter:
