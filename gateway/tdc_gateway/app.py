@@ -157,7 +157,7 @@ class Gateway:
             self.enforcer,
             self.cors,
             self.metrics,
-            frozenset(settings.gateway_trusted_proxies),
+            settings.gateway_trusted_proxies,
         )
         for route in self.table.routes:
             if not route.local:

@@ -21,6 +21,7 @@ from starlette.types import Receive, Scope, Send
 
 from tdc_shared.envelope import envelope_bytes
 from tdc_shared.logs import accept_request_id
+from tdc_shared.observability import TrustedProxies
 
 from .cors import Cors
 from .errors import TOO_LARGE, send_error
@@ -69,13 +70,16 @@ class Proxy:
         enforcer: PolicyEnforcer,
         cors: Cors,
         metrics: ProxyMetrics,
-        trusted_proxies: frozenset[str],
+        trusted_proxies: list[str],
     ) -> None:
         self.upstreams = upstreams
         self.enforcer = enforcer
         self.cors = cors
         self.metrics = metrics
-        self.trusted_proxies = trusted_proxies
+        # Exact addresses answer with one set lookup; networks (a pod range) need a parse per request.
+        self.proxies = TrustedProxies(trusted_proxies)
+        self._exact = frozenset(str(n.network_address) for n in self.proxies.networks if n.num_addresses == 1)
+        self._networks = any(n.num_addresses > 1 for n in self.proxies.networks)
         self.limiter = MovingWindowRateLimiter(MemoryStorage())
         self._limits: dict[str, Any] = {}
 
@@ -137,10 +141,11 @@ class Proxy:
         cors_headers = self.cors.response_headers(origin) if origin is not None else ()
 
         peer = scope["client"][0] if scope.get("client") else ""
-        trusted = peer in self.trusted_proxies
+        trusted = peer in self._exact or (self._networks and self.proxies.trusts(peer))
         client_ip = peer
         if trusted and client_xff:
-            client_ip = client_xff.rsplit(",", 1)[-1].strip() or peer
+            # The right-most hop no trusted proxy added (the rule every service applies too).
+            client_ip = self.proxies.client(peer, client_xff)
             forwarded.append(("X-Forwarded-For", f"{client_xff}, {peer}"))
         else:
             forwarded.append(("X-Forwarded-For", peer))

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 from pydantic import field_validator
 from pydantic_settings import NoDecode
@@ -16,6 +17,8 @@ DEFAULT_ROUTES_DIR = REPO_ROOT / "deploy" / "traefik" / "dynamic"
 
 class GatewaySettings(ServiceSettings):
     service_name: str = "gateway"
+    # The gateway has no database: only the broker account (token revocations) must be set.
+    dev_only_defaults: ClassVar[tuple[str, ...]] = ("amqp_url",)
 
     # Traefik v3 file-provider dynamic configuration: every *.yml in it, merged.
     gateway_routes_dir: Path = DEFAULT_ROUTES_DIR
@@ -38,7 +41,8 @@ class GatewaySettings(ServiceSettings):
     # Browser origins allowed to call the API with credentials (cookies).
     gateway_cors_origins: Annotated[list[str], NoDecode] = ["http://localhost:5173", "http://localhost:3000"]
     gateway_cors_max_age: int = 600
-    # Peers (exact IPs) whose X-Forwarded-For we extend instead of replacing, e.g. Traefik.
+    # Peers whose X-Forwarded-For we extend instead of replacing, e.g. Traefik or an Ingress
+    # controller: IP addresses or networks (10.0.0.0/8 for a pod network whose addresses change).
     gateway_trusted_proxies: Annotated[list[str], NoDecode] = []
     # The address the gateway connects to services from (empty: the system's choice). Services
     # believe X-Forwarded-For only from the peers in their TDC_TRUSTED_PROXIES, so when the gateway
@@ -68,6 +72,16 @@ class GatewaySettings(ServiceSettings):
 
                 return json.loads(value)
             return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("gateway_trusted_proxies")
+    @classmethod
+    def _proxies_are_addresses(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"{item!r} is not an IP address or network") from exc
         return value
 
     @field_validator("gateway_upstreams", mode="before")

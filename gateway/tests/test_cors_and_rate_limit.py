@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from .conftest import ORIGIN, Upstream, gateway_settings, running_gateway
 
 
@@ -49,7 +51,12 @@ async def test_cors_headers_on_answers_and_errors(gateway: Any) -> None:
     assert "access-control-allow-origin" not in response.headers
 
 
-async def test_auth_routes_are_rate_limited_per_client(jwks_server: Any, upstream: Upstream, routes_dir: Any) -> None:
+# A proxy named by its address (Traefik beside the gateway) or by its network (an Ingress
+# controller whose pod address changes): either way its X-Forwarded-For names the client.
+@pytest.mark.parametrize("trusted", ["127.0.0.1", "127.0.0.0/8"])
+async def test_auth_routes_are_rate_limited_per_client(
+    jwks_server: Any, upstream: Upstream, routes_dir: Any, trusted: str
+) -> None:
     def tight(docs: dict[str, Any]) -> None:
         docs["middlewares.yml"]["http"]["middlewares"]["rate-limit-auth"]["rateLimit"] = {
             "average": 3,
@@ -61,7 +68,7 @@ async def test_auth_routes_are_rate_limited_per_client(jwks_server: Any, upstrea
         jwks_server,
         {"auth": upstream.url, "catalog": upstream.url},
         gateway_routes_dir=routes_dir(tight),
-        gateway_trusted_proxies=["127.0.0.1"],
+        gateway_trusted_proxies=[trusted],
     )
     async with running_gateway(settings) as (gw, client):
         assert gw.table.match("/api/v1/auth/login").rate_limit.amount == 3
@@ -83,3 +90,21 @@ async def test_default_auth_rate_limit_is_generous(gateway: Any) -> None:
     limit = gw.table.match("/api/v1/auth/login").rate_limit
     assert limit is not None and limit.amount == 60 and limit.window_seconds == 6
     assert gw.table.match("/api/v1/events").rate_limit is None
+
+
+def test_a_trusted_proxy_must_be_an_address_or_a_network(jwks_server: Any) -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="not an IP address or network"):
+        gateway_settings(jwks_server, {}, gateway_trusted_proxies=["traefik.local"])
+
+
+def test_the_gateway_needs_no_database_account_in_production(jwks_server: Any) -> None:
+    """Production refuses development defaults, but the gateway has no database to point at."""
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match=r"TDC_AMQP_URL still hold") as refused:
+        gateway_settings(jwks_server, {}, env="prod")
+    assert "TDC_MYSQL_URL" not in str(refused.value)
+    settings = gateway_settings(jwks_server, {}, env="prod", amqp_url="amqp://tdc:secret@rabbitmq:5672/")
+    assert settings.env == "prod"
