@@ -27,6 +27,8 @@ from mysql.connector import errors as mysql_errors
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 DEADLOCK = 1213  # ER_LOCK_DEADLOCK: "Deadlock found when trying to get lock; try restarting transaction"
+LOCK_WAIT_TIMEOUT = 1205  # ER_LOCK_WAIT_TIMEOUT: "Lock wait timeout exceeded; try restarting transaction"
+LOCK_CONFLICTS = frozenset({DEADLOCK, LOCK_WAIT_TIMEOUT})
 
 Row = dict[str, Any]
 Params = Sequence[Any] | dict[str, Any] | None

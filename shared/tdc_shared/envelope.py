@@ -18,10 +18,11 @@ from typing import Any, Literal
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from mysql.connector import errors as mysql_errors
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from .db import DatabaseUnavailable
+from .db import LOCK_CONFLICTS, DatabaseUnavailable
 from .timefmt import utc_iso
 
 log = logging.getLogger(__name__)
@@ -214,6 +215,16 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _db_unavailable(_: Request, exc: DatabaseUnavailable) -> JSONResponse:
         log.warning("database unavailable: %s", exc)
         return fail("Service temporarily unavailable", 503, headers={"Retry-After": "5"})
+
+    @app.exception_handler(mysql_errors.DatabaseError)
+    async def _database_error(request: Request, exc: mysql_errors.DatabaseError) -> JSONResponse:
+        if exc.errno in LOCK_CONFLICTS:
+            # Chosen as a deadlock victim, or out of lock-wait time: InnoDB rolled the statement
+            # (or the transaction) back, so nothing was applied and the same request can be sent again.
+            log.warning("lock conflict on %s %s: %s", request.method, request.url.path, exc)
+            return fail("The server is busy; try again", 503, headers={"Retry-After": "1"})
+        log.exception("database error on %s %s", request.method, request.url.path)
+        return fail("Internal server error", 500)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

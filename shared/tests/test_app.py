@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from fastapi import APIRouter, Request
 from fastapi.testclient import TestClient
+from mysql.connector import errors as mysql_errors
 from pydantic import BaseModel, ConfigDict, Field
 
 from tdc_shared.app import ServiceSpec, create_service
@@ -56,6 +57,16 @@ async def boom():
 @router.get("/db-down")
 async def db_down():
     raise DatabaseUnavailable("pretend the server went away")
+
+
+@router.post("/deadlock")
+async def deadlock():
+    raise mysql_errors.InternalError(msg="Deadlock found when trying to get lock", errno=1213, sqlstate="40001")
+
+
+@router.get("/bad-sql")
+async def bad_sql():
+    raise mysql_errors.ProgrammingError(msg="You have an error in your SQL syntax", errno=1064, sqlstate="42000")
 
 
 @router.get("/conflict")
@@ -289,3 +300,17 @@ def test_a_failing_token_is_no_identity_on_public_routes_and_401_on_protected(cl
         assert client.get("/me", headers=headers).status_code == 401
     good = {"Authorization": f"Bearer {signing_key.token(sub=3)}"}
     assert client.get("/whoami", headers=good).json()["data"] == {"sub": "3"}
+
+
+def test_a_lock_conflict_is_a_503_to_send_again_not_a_500(client: TestClient) -> None:
+    response = client.post("/deadlock")
+    assert response.status_code == 503
+    assert response.json() == {"success": False, "error": "The server is busy; try again"}
+    assert response.headers["retry-after"] == "1"
+
+
+def test_any_other_database_error_is_a_500_without_details(client: TestClient) -> None:
+    response = client.get("/bad-sql")
+    assert response.status_code == 500
+    assert response.json() == {"success": False, "error": "Internal server error"}
+    assert "SQL" not in response.text
