@@ -234,6 +234,22 @@ def stack(
         asyncio.run(_drop_accounts(mysql_url, [f"{env['TDC_DB_PREFIX']}{name}" for name in services]))
 
 
+@pytest.fixture
+async def gateway(stack: RunningStack) -> AsyncIterator[httpx2.AsyncClient]:
+    """An HTTP client for the gateway's door only."""
+    async with httpx2.AsyncClient(base_url=stack.url, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture
+async def admin(stack: RunningStack, gateway: httpx2.AsyncClient) -> dict[str, str]:
+    """The bootstrap admin's Authorization header, signed in through the gateway."""
+    credentials = {"email": stack.admin_email, "password": stack.admin_password}
+    login = await gateway.post("/api/v1/auth/login", json=credentials)
+    assert login.status_code == 200, login.text
+    return {"Authorization": f"Bearer {login.json()['data']['access_token']}"}
+
+
 @pytest.fixture(params=["gateway", "traefik"])
 async def api(stack: RunningStack, request: pytest.FixtureRequest) -> AsyncIterator[httpx2.AsyncClient]:
     """An HTTP client for one door: the gateway, or the real Traefik on the same table."""

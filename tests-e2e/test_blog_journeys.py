@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -21,12 +20,6 @@ if TYPE_CHECKING:
     from conftest import BusListener
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-async def gateway(stack) -> AsyncIterator[httpx2.AsyncClient]:
-    async with httpx2.AsyncClient(base_url=stack.url, timeout=30) as client:
-        yield client
 
 
 async def sign_in(client: httpx2.AsyncClient, email: str, password: str) -> dict[str, str]:

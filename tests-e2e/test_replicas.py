@@ -16,7 +16,6 @@ import itertools
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -27,21 +26,6 @@ if TYPE_CHECKING:
     from conftest import BusListener
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-async def gateway(stack) -> AsyncIterator[httpx2.AsyncClient]:
-    async with httpx2.AsyncClient(base_url=stack.url, timeout=30) as client:
-        yield client
-
-
-@pytest.fixture
-async def staff(stack, gateway: httpx2.AsyncClient) -> dict[str, str]:
-    login = await gateway.post(
-        "/api/v1/auth/login", json={"email": stack.admin_email, "password": stack.admin_password}
-    )
-    assert login.status_code == 200, login.text
-    return {"Authorization": f"Bearer {login.json()['data']['access_token']}"}
 
 
 def replicas(stack, service: str) -> list[httpx2.AsyncClient]:
@@ -70,10 +54,10 @@ async def fresh_on(client: httpx2.AsyncClient, path: str, check: Any, within: fl
         await asyncio.sleep(0.02)
 
 
-async def test_a_write_on_either_catalog_replica_clears_the_cache_of_both(stack, gateway, staff) -> None:
+async def test_a_write_on_either_catalog_replica_clears_the_cache_of_both(stack, gateway, admin) -> None:
     created = await gateway.post(
         "/api/v1/admin/locations",
-        headers=staff,
+        headers=admin,
         json={"slug": f"echo-{uuid.uuid4().hex[:8]}", "name": "Echo Hall", "mood_category": "hybrid", "capacity": 40},
     )
     assert created.status_code == 201, created.text
@@ -86,7 +70,7 @@ async def test_a_write_on_either_catalog_replica_clears_the_cache_of_both(stack,
             for client in clients:
                 await cached_on(client, path)
             written = await writer.put(
-                f"/api/v1/admin/locations/{location['id']}", headers=staff, json={"capacity": capacity}
+                f"/api/v1/admin/locations/{location['id']}", headers=admin, json={"capacity": capacity}
             )
             assert written.status_code == 200, written.text
             for client in clients:
@@ -97,12 +81,12 @@ async def test_a_write_on_either_catalog_replica_clears_the_cache_of_both(stack,
     print(f"\ncatalog cache cleared on every replica after a write, slowest {max(lags) * 1000:.0f} ms")
 
 
-async def test_a_write_on_either_blog_replica_clears_the_cache_of_both(stack, gateway, staff) -> None:
+async def test_a_write_on_either_blog_replica_clears_the_cache_of_both(stack, gateway, admin) -> None:
     slug = f"cache-night-{uuid.uuid4().hex[:6]}"
-    draft = await gateway.post("/api/v1/admin/blog/posts", headers=staff, json={"slug": slug, "title": "Cache night"})
+    draft = await gateway.post("/api/v1/admin/blog/posts", headers=admin, json={"slug": slug, "title": "Cache night"})
     assert draft.status_code == 201, draft.text
     post_id = draft.json()["data"]["id"]
-    published = await gateway.post(f"/api/v1/admin/blog/posts/{post_id}/publish", headers=staff, json={})
+    published = await gateway.post(f"/api/v1/admin/blog/posts/{post_id}/publish", headers=admin, json={})
     assert published.status_code == 200, published.text
     path = f"/api/v1/blog/posts/{slug}"
     clients = replicas(stack, "blog")
@@ -111,7 +95,7 @@ async def test_a_write_on_either_blog_replica_clears_the_cache_of_both(stack, ga
             for client in clients:
                 await fresh_on(client, path, lambda data: True)  # published: every replica answers 200
                 await cached_on(client, path)
-            written = await writer.patch(f"/api/v1/admin/blog/posts/{post_id}", headers=staff, json={"title": title})
+            written = await writer.patch(f"/api/v1/admin/blog/posts/{post_id}", headers=admin, json={"title": title})
             assert written.status_code == 200, written.text
             for client in clients:
                 await fresh_on(client, path, lambda data, t=title: data["title"] == t)
@@ -120,7 +104,7 @@ async def test_a_write_on_either_blog_replica_clears_the_cache_of_both(stack, ga
             await client.aclose()
 
 
-async def test_relays_on_both_replicas_publish_each_outbox_row_once(stack, staff, bus: BusListener) -> None:
+async def test_relays_on_both_replicas_publish_each_outbox_row_once(stack, admin, bus: BusListener) -> None:
     clients = replicas(stack, "catalog")
     slugs = [f"relay-{uuid.uuid4().hex[:8]}" for _ in range(24)]
     try:
@@ -128,7 +112,7 @@ async def test_relays_on_both_replicas_publish_each_outbox_row_once(stack, staff
             *(
                 clients[n % len(clients)].post(
                     "/api/v1/admin/locations",
-                    headers=staff,
+                    headers=admin,
                     json={"slug": slug, "name": f"Relay room {n}", "mood_category": "hybrid"},
                 )
                 for n, slug in enumerate(slugs)
@@ -150,17 +134,17 @@ async def test_relays_on_both_replicas_publish_each_outbox_row_once(stack, staff
     assert per_slug == Counter(slugs) and len(per_id) == len(slugs)
 
 
-async def test_scheduled_posts_go_up_once_with_two_schedulers(stack, gateway, staff, bus: BusListener) -> None:
+async def test_scheduled_posts_go_up_once_with_two_schedulers(stack, gateway, admin, bus: BusListener) -> None:
     posts = []
     for n in range(4):
         slug = f"once-{n}-{uuid.uuid4().hex[:6]}"
-        draft = await gateway.post("/api/v1/admin/blog/posts", headers=staff, json={"slug": slug, "title": f"Once {n}"})
+        draft = await gateway.post("/api/v1/admin/blog/posts", headers=admin, json={"slug": slug, "title": f"Once {n}"})
         assert draft.status_code == 201, draft.text
         posts.append(draft.json()["data"])
     at = (datetime.now(UTC) + timedelta(seconds=2)).isoformat(timespec="seconds").replace("+00:00", "Z")
     for post in posts:
         scheduled = await gateway.post(
-            f"/api/v1/admin/blog/posts/{post['id']}/publish", headers=staff, json={"publish_at": at}
+            f"/api/v1/admin/blog/posts/{post['id']}/publish", headers=admin, json={"publish_at": at}
         )
         assert scheduled.status_code == 200 and scheduled.json()["data"]["status"] == "scheduled", scheduled.text
     for post in posts:
@@ -173,29 +157,29 @@ async def test_scheduled_posts_go_up_once_with_two_schedulers(stack, gateway, st
     assert {post_id: published[post_id] for post_id in ids} == dict.fromkeys(ids, 1)
 
 
-async def sync_state(gateway: httpx2.AsyncClient, staff: dict[str, str], idle: bool) -> dict[str, Any]:
+async def sync_state(gateway: httpx2.AsyncClient, admin: dict[str, str], idle: bool) -> dict[str, Any]:
     """The reconciliation status; with `idle`, once no replica holds the lease."""
     async with asyncio.timeout(60):
         while True:
-            state = (await gateway.get("/api/v1/admin/patreon/sync", headers=staff)).json()["data"]
+            state = (await gateway.get("/api/v1/admin/patreon/sync", headers=admin)).json()["data"]
             if not idle or not state["running"]:
                 return state
             await asyncio.sleep(0.1)
 
 
-async def test_reconciliations_asked_of_both_replicas_at_once_never_overlap(stack, gateway, staff) -> None:
-    before = {run["id"] for run in (await sync_state(gateway, staff, idle=True))["runs"]}
+async def test_reconciliations_asked_of_both_replicas_at_once_never_overlap(stack, gateway, admin) -> None:
+    before = {run["id"] for run in (await sync_state(gateway, admin, idle=True))["runs"]}
     clients = replicas(stack, "membership")
     try:
         asked = []
         for _ in range(3):  # both at once, three times: a run may end before the other replica asks
-            asked += await asyncio.gather(*(c.post("/api/v1/admin/patreon/sync", headers=staff) for c in clients))
+            asked += await asyncio.gather(*(c.post("/api/v1/admin/patreon/sync", headers=admin) for c in clients))
     finally:
         for client in clients:
             await client.aclose()
     codes = Counter(a.status_code for a in asked)
     assert set(codes) <= {202, 409} and codes[202] >= 1, [a.text for a in asked]
-    after = await sync_state(gateway, staff, idle=True)
+    after = await sync_state(gateway, admin, idle=True)
     new_runs = sorted((run for run in after["runs"] if run["id"] not in before), key=lambda run: run["started_at"])
     # One run per 202, each finished; the lease row lets one replica run at a time, so no two overlap.
     assert len(new_runs) == codes[202], new_runs

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import ipaddress
 from pathlib import Path
 from typing import Annotated, ClassVar
 
 from pydantic import field_validator
 from pydantic_settings import NoDecode
 
-from tdc_shared.settings import ServiceSettings
+from tdc_shared.settings import ServiceSettings, ip_networks
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_ROUTES_DIR = REPO_ROOT / "deploy" / "traefik" / "dynamic"
@@ -77,12 +76,7 @@ class GatewaySettings(ServiceSettings):
     @field_validator("gateway_trusted_proxies")
     @classmethod
     def _proxies_are_addresses(cls, value: list[str]) -> list[str]:
-        for item in value:
-            try:
-                ipaddress.ip_network(item, strict=False)
-            except ValueError as exc:
-                raise ValueError(f"{item!r} is not an IP address or network") from exc
-        return value
+        return ip_networks(value)
 
     @field_validator("gateway_upstreams", mode="before")
     @classmethod

@@ -20,6 +20,16 @@ SCHEMA_NAME = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 DEV_ENVIRONMENTS = ("dev", "test")
 
 
+def ip_networks(value: list[str]) -> list[str]:
+    """`value` when every item is an IP address or network (trusted proxies), else ValueError."""
+    for item in value:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError as exc:
+            raise ValueError(f"{item!r} is not an IP address or network") from exc
+    return value
+
+
 class DefaultSecretError(ValueError):
     """A production deployment still carries a development default."""
 
@@ -91,12 +101,7 @@ class ServiceSettings(BaseSettings):
     @field_validator("trusted_proxies")
     @classmethod
     def _proxies_are_addresses(cls, value: list[str]) -> list[str]:
-        for item in value:
-            try:
-                ipaddress.ip_network(item, strict=False)
-            except ValueError as exc:
-                raise ValueError(f"{item!r} is not an IP address or network") from exc
-        return value
+        return ip_networks(value)
 
     @field_validator("db_prefix")
     @classmethod
