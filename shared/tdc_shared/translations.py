@@ -86,26 +86,32 @@ async def insert_row(tx: Session, table: str, values: Mapping[str, Any]) -> int:
 
 
 async def upsert_translations(
-    tx: Session, table: str, owner_column: str, owner_id: int, translations: Mapping[str, Mapping[str, Any]]
+    tx: Session,
+    table: str,
+    owner_column: str,
+    owner_id: int | str,
+    translations: Mapping[str, Mapping[str, Any]],
+    fields: Sequence[str] | None = None,
 ) -> None:
-    """Set the fields sent for each language; fields not sent keep their value, null clears one."""
-    for language, fields in translations.items():
-        if not fields:
+    """Set the fields sent for each language; fields not sent keep their value, null clears one.
+    With `fields`, only those columns are written (any other key is dropped before the SQL)."""
+    for language, sent in translations.items():
+        columns = [c for c in sent if fields is None or c in fields]
+        if not columns:
             continue
-        columns = list(fields)
         names = ", ".join([owner_column, "language", *columns])
         marks = ", ".join(["%s"] * (len(columns) + 2))
         updates = ", ".join(f"{c} = VALUES({c})" for c in columns)
         await tx.execute(
             f"INSERT INTO {table} ({names}) VALUES ({marks}) ON DUPLICATE KEY UPDATE {updates}",  # noqa: S608 - names are the caller's constants; values are parameters
-            (owner_id, language, *fields.values()),
+            (owner_id, language, *(sent[c] for c in columns)),
         )
 
 
 async def load_translations(
-    tx: Session, table: str, owner_column: str, owner_ids: Iterable[int], fields: Sequence[str]
-) -> dict[int, dict[str, dict[str, Any]]]:
-    """{owner_id: {language: {field: value}}} as stored (no fallback), for admin views."""
+    tx: Session, table: str, owner_column: str, owner_ids: Iterable[Any], fields: Sequence[str]
+) -> dict[Any, dict[str, dict[str, Any]]]:
+    """{owner_id: {language: {field: value}}} as stored (no fallback), for admin views and events."""
     ids = list(owner_ids)
     if not ids:
         return {}
@@ -115,7 +121,7 @@ async def load_translations(
         f"WHERE {owner_column} IN ({marks}) ORDER BY language",
         ids,
     )
-    out: dict[int, dict[str, dict[str, Any]]] = {}
+    out: dict[Any, dict[str, dict[str, Any]]] = {}
     for row in rows:
         owner = row.pop("owner")
         language = row.pop("language")

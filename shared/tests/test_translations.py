@@ -17,6 +17,7 @@ from tdc_shared.translations import (
     TranslatedTable,
     changes_of,
     translations_of,
+    upsert_translations,
     with_fallback,
 )
 
@@ -104,6 +105,16 @@ async def test_english_edits_the_base_row_and_unsent_fields_keep_their_value(db:
     assert row["translations"] == {"it": {"name": "Salotto di velluto", "motto": None}}
     italian = await _public(db, "it", thing_id)
     assert (italian["name"], italian["motto"]) == ("Salotto di velluto", "Slow right down")
+
+
+async def test_with_fields_only_those_columns_are_written(db: Database) -> None:
+    async with db.transaction() as tx:
+        thing_id = await THINGS.create(tx, {"slug": "moon-terrace", "name": "Moon Terrace"})
+        sent = {"es": {"name": "Terraza de la luna", "id; DROP TABLE things": "x"}, "fr": {"slug": "x"}}
+        await upsert_translations(tx, "thing_translations", "thing_id", thing_id, sent, ("name", "motto"))
+        row = await THINGS.find_admin(tx, thing_id)
+    assert row is not None
+    assert row["translations"] == {"es": {"name": "Terraza de la luna", "motto": None}}
 
 
 async def test_a_slug_is_free_only_for_its_own_row_and_delete_removes_the_row(db: Database) -> None:

@@ -7,7 +7,8 @@ from typing import Annotated, Literal
 from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-Language = Literal["en", "it", "fr", "es"]
+from tdc_shared.translations import Language
+
 # A row id in a path: positive and within BIGINT, so no value reaches MySQL that it cannot hold.
 ItemId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 Kind = Literal["post", "video", "audio", "download"]
