@@ -68,3 +68,36 @@ def test_every_json_body_example_is_valid_for_its_schema(document: dict):
             assert errors == [], (method, path, errors)
             checked += 1
     assert checked > 0 or not any("requestBody" in op for _, _, op in operations(document))
+
+
+def test_a_raw_body_is_declared_from_its_model_or_refused():
+    from pydantic import BaseModel, ConfigDict
+
+    from tdc_shared.openapi import raw_body
+
+    class Visit(BaseModel):
+        """Avatars at the venue."""
+
+        model_config = ConfigDict(json_schema_extra={"examples": [{"count": 42, "venue": "Nébula"}]})
+        count: int
+        venue: str
+
+    body = raw_body(Visit, ("text/plain", "application/json"))["requestBody"]
+    assert body["description"] == "Avatars at the venue."
+    assert body["content"]["application/json"]["example"] == {"count": 42, "venue": "Nébula"}
+    text = body["content"]["text/plain"]
+    assert text["example"] == '{"count":42,"venue":"Nébula"}'
+    assert text["schema"]["contentSchema"]["required"] == ["count", "venue"]
+
+    class Undocumented(BaseModel):
+        count: int
+
+    class Nested(BaseModel):
+        """Visits."""
+
+        model_config = ConfigDict(json_schema_extra={"examples": [{"visit": {"count": 1, "venue": "x"}}]})
+        visit: Visit
+
+    for model in (Undocumented, Nested):
+        with pytest.raises(ValueError, match=model.__name__):
+            raw_body(model)
