@@ -5,7 +5,8 @@ that matters on a shared, noisy machine).
 Starts (as local processes): the catalog on a fresh schema filled with the demo data (24 upcoming
 events with translations and three-artist lineups), a second catalog process on the same schema
 with the cache off, and the bare app; drives each with wrk (32 connections) and prints req/s, p50,
-p99 and the ratios; stops everything and drops the schema.
+p99 and the ratios; stops everything and drops the schema. `measure_reads` is that method for
+any service with an answer cache (bench_blog.py uses it too).
 
     python deploy/bench/bench_catalog.py [--duration 10] [--rounds 2]
 """
@@ -25,7 +26,8 @@ import tempfile
 import time
 import urllib.request
 import uuid
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchlog import log_sink
@@ -56,12 +58,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start(module: str, port: int, env: dict[str, str], app_dir: Path | None = None) -> subprocess.Popen:
+def start(
+    module: str, port: int, env: dict[str, str], app_dir: Path | None = None, log: str = "catalog"
+) -> subprocess.Popen:
     command = [sys.executable, "-m", "uvicorn", module, "--host", "127.0.0.1", "--port", str(port)]
     command += ["--no-access-log", "--log-level", "warning", "--http", "tdc_shared.http_protocol:EnvelopeHttpProtocol"]
     if app_dir is not None:
         command += ["--app-dir", str(app_dir)]
-    with log_sink("catalog") as sink:  # the services' logs to a file; the terminal gets the figures
+    with log_sink(log) as sink:  # the services' logs to a file; the terminal gets the figures
         return subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True, stdout=sink, stderr=sink)
 
 
@@ -88,13 +92,15 @@ def wrk(url: str, duration: int) -> Figures:
     out = subprocess.run(
         ["wrk", "-t2", "-c32", f"-d{duration}s", "--latency", url], capture_output=True, text=True, check=True
     ).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
     p50 = re.search(r"50%\s+([\d.]+)(us|ms|s)", out)
     p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if errors:
         raise RuntimeError(f"{url}: {errors.group(1)} error responses\n{out}")
-    return Figures(rps, _ms(*p50.groups()), _ms(*p99.groups()))
+    if rps is None or p50 is None or p99 is None:
+        raise RuntimeError(f"{url}: unexpected wrk output\n{out}")
+    return Figures(float(rps.group(1)), _ms(*p50.groups()), _ms(*p99.groups()))
 
 
 async def drop_schema(mysql_url: str, schema: str) -> None:
@@ -103,7 +109,21 @@ async def drop_schema(mysql_url: str, schema: str) -> None:
     await drop(mysql_url, schema)
 
 
-def main() -> int:
+@dataclass(frozen=True)
+class ReadBench:
+    """One service's cached/uncached/bare read benchmark."""
+
+    service: str  # runs tdc_<service>.main:app, turns TDC_<SERVICE>_CACHE_ENABLED off, drops <prefix><service>
+    path: str  # the anonymous read measured
+    counted: bytes  # a key every item of the answer has once: the payload line counts them
+    items: str  # what those items are, for the payload line
+    env: Mapping[str, str] = field(default_factory=dict)  # the service's own settings for the run
+
+
+def measure_reads(bench: ReadBench) -> int:
+    """Start the service twice on one fresh demo schema (cache on, cache off) and the bare app,
+    drive each with wrk in interleaved rounds, print the best figures and the ratios, then stop
+    everything and drop the schema."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=2)
@@ -112,39 +132,38 @@ def main() -> int:
         print("wrk is missing: apt-get install -y wrk", file=sys.stderr)
         return 1
     tag = uuid.uuid4().hex[:8]
-    media = Path(tempfile.mkdtemp(prefix="bench-media-"))
     env = {
         **os.environ,
         "TDC_ENV": "dev",
         "TDC_DB_PREFIX": f"bench{tag}_",
         "TDC_BUS_NAMESPACE": f"bench{tag}",
         "TDC_DEMO_DATA": "true",
-        "TDC_CATALOG_DEMO_EVENTS": "24",
-        "TDC_CATALOG_MEDIA_DIR": str(media),
         "TDC_LOG_LEVEL": "WARNING",
+        **bench.env,
     }
     mysql_url = env.setdefault("TDC_MYSQL_URL", "mysql://root:@127.0.0.1:3306")
+    app = f"tdc_{bench.service}.main:app"
     ports = {"cached": free_port(), "uncached": free_port(), "bare": free_port()}
     processes: list[subprocess.Popen] = []
     try:
-        cached = start("tdc_catalog.main:app", ports["cached"], env)
+        cached = start(app, ports["cached"], env, log=bench.service)
         processes.append(cached)
         wait_ready(f"http://127.0.0.1:{ports['cached']}/healthz", cached)
         # Same schema, demo already loaded; every request runs the queries and the JSON encoding.
-        uncached = start("tdc_catalog.main:app", ports["uncached"], {**env, "TDC_CATALOG_CACHE_ENABLED": "false"})
-        bare_process = start("bench_catalog:bare_app", ports["bare"], env, app_dir=Path(__file__).parent)
+        uncached_env = {**env, f"TDC_{bench.service.upper()}_CACHE_ENABLED": "false"}
+        uncached = start(app, ports["uncached"], uncached_env, log=bench.service)
+        bare_process = start("bench_catalog:bare_app", ports["bare"], env, Path(__file__).parent, bench.service)
         processes += [uncached, bare_process]
         wait_ready(f"http://127.0.0.1:{ports['uncached']}/healthz", uncached)
         wait_ready(f"http://127.0.0.1:{ports['bare']}/bare", bare_process)
         urls = {
             "bare": f"http://127.0.0.1:{ports['bare']}/bare",
-            "cached": f"http://127.0.0.1:{ports['cached']}{PATH}",
-            "uncached": f"http://127.0.0.1:{ports['uncached']}{PATH}",
+            "cached": f"http://127.0.0.1:{ports['cached']}{bench.path}",
+            "uncached": f"http://127.0.0.1:{ports['uncached']}{bench.path}",
         }
         with urllib.request.urlopen(urls["cached"]) as response:  # noqa: S310 (our own http URL)
             body = response.read()
-        count = body.count(b'"lineup"')
-        print(f"payload: {len(body)} bytes, {count} events with translations and lineups (lang=it)")
+        print(f"payload: {len(body)} bytes, {body.count(bench.counted)} {bench.items}")
         for url in urls.values():
             wrk(url, 2)  # warm-up
         results: dict[str, list[Figures]] = {name: [] for name in urls}
@@ -152,15 +171,16 @@ def main() -> int:
             for name, url in urls.items():
                 results[name].append(wrk(url, args.duration))
         best = {name: max(figures, key=lambda f: f.rps) for name, figures in results.items()}
-        print(f"\nwrk -t2 -c32 -d{args.duration}s, best of {args.rounds} rounds (interleaved)")
-        print(f"{'endpoint':<34}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}")
         labels = {
             "bare": "bare FastAPI JSON endpoint",
-            "cached": f"catalog {PATH} cached",
+            "cached": f"{bench.service} {bench.path} cached",
             "uncached": "  same, cache off",
         }
+        width = max(len(label) for label in labels.values()) + 2
+        print(f"\nwrk -t2 -c32 -d{args.duration}s, best of {args.rounds} rounds (interleaved)")
+        print(f"{'endpoint':<{width}}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}")
         for name, figures in best.items():
-            print(f"{labels[name]:<34}{figures.rps:>10.0f}{figures.p50_ms:>10.2f}{figures.p99_ms:>10.2f}")
+            print(f"{labels[name]:<{width}}{figures.rps:>10.0f}{figures.p50_ms:>10.2f}{figures.p99_ms:>10.2f}")
         ratio = best["cached"].rps / best["bare"].rps
         verdict = "met" if ratio >= TARGET_RATIO else "NOT met"
         print(f"\nratio cached / bare:   {ratio:.2f}  (target >= {TARGET_RATIO}: {verdict})")
@@ -176,7 +196,22 @@ def main() -> int:
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
-        asyncio.run(drop_schema(mysql_url, f"bench{tag}_catalog"))
+        asyncio.run(drop_schema(mysql_url, f"bench{tag}_{bench.service}"))
+
+
+def main() -> int:
+    media = Path(tempfile.mkdtemp(prefix="bench-media-"))
+    try:
+        return measure_reads(
+            ReadBench(
+                service="catalog",
+                path=PATH,
+                counted=b'"lineup"',
+                items="events with translations and lineups (lang=it)",
+                env={"TDC_CATALOG_DEMO_EVENTS": "24", "TDC_CATALOG_MEDIA_DIR": str(media)},
+            )
+        )
+    finally:
         shutil.rmtree(media, ignore_errors=True)
 
 

@@ -6,16 +6,22 @@
 - Every request body carries a description and an example: the body model's docstring and
   first `examples` entry are lifted onto the request body, where Swagger UI and generators
   look first (also for an optional body, whose schema is `anyOf: [model, null]`).
+- A route that reads its own bytes (to check a signature over exactly what was sent) has no
+  body parameter FastAPI could see: `raw_body(Model)` in its `openapi_extra` declares the same
+  description, schema and example without changing how the bytes are read.
 """
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
+from pydantic import BaseModel
 
 
 def _slug(text: str) -> str:
@@ -53,6 +59,28 @@ def document_request_bodies(document: dict[str, Any]) -> dict[str, Any]:
                 if "example" not in media and "examples" not in media and model.get("examples"):
                     media["example"] = model["examples"][0]
     return document
+
+
+def raw_body(model: type[BaseModel], media_types: Sequence[str] = ("application/json",)) -> dict[str, Any]:
+    """`openapi_extra` for a route that reads the body itself: `model`'s docstring, schema and first
+    example, under each of `media_types`. JSON sent as `text/plain` (what LSL's `llHTTPRequest`
+    sends) is declared a string whose content is that JSON, its example the compact text."""
+    schema = model.model_json_schema()
+    if "$defs" in schema:
+        raise ValueError(f"{model.__name__}: a raw body's model must be flat (its schema is written inline)")
+    if not schema.get("description") or not schema.get("examples"):
+        raise ValueError(f"{model.__name__}: a raw body's model needs a docstring and an example")
+    example = schema["examples"][0]
+    content: dict[str, Any] = {}
+    for media_type in media_types:
+        if media_type == "application/json":
+            content[media_type] = {"schema": schema, "example": example}
+        else:
+            content[media_type] = {
+                "schema": {"type": "string", "contentMediaType": "application/json", "contentSchema": schema},
+                "example": json.dumps(example, separators=(",", ":"), ensure_ascii=False),
+            }
+    return {"requestBody": {"required": True, "description": schema["description"], "content": content}}
 
 
 def install_openapi(app: FastAPI) -> None:

@@ -15,9 +15,10 @@ from fastapi import FastAPI
 from mysql.connector import errors as mysql_errors
 
 from tdc_shared.db import Database, Session
+from tdc_shared.translations import insert_row, upsert_translations
 
 from .queries import posts as post_queries
-from .queries.common import insert_row, upsert_translations, utc_now
+from .queries.common import utc_now
 
 log = logging.getLogger(__name__)
 AUTHOR = "Luna Dreamer"

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
-from tdc_shared.envelope import Unprocessable
+from tdc_shared.translations import Language
 
 from .access import Visibility
 
-Language = Literal["en", "it", "fr", "es"]
 # Markdown sources above this are refused with a field error (a MEDIUMTEXT would take 16 MiB).
 MAX_MARKDOWN_CHARS = 100_000
 
@@ -60,24 +59,6 @@ class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-def changes_of(body: BaseModel, not_null: tuple[str, ...] = ()) -> dict[str, Any]:
-    """The fields the client sent; a required column sent as null is a field error."""
-    changes = body.model_dump(exclude_unset=True)
-    nulls = {name: ["may not be null"] for name in not_null if name in changes and changes[name] is None}
-    if nulls:
-        raise Unprocessable(errors=nulls)
-    return changes
-
-
-def translations_of(body: Any, english_not_null: tuple[str, ...] = ()) -> dict[str, dict[str, Any]]:
-    """{language: fields sent} from a `{"translations": {...}}` body; English is the base row,
-    so its required columns may not be cleared."""
-    translations = {lang: changes_of(text) for lang, text in body.translations.items()}
-    if "en" in translations:
-        changes_of(body.translations["en"], english_not_null)
-    return translations
-
-
 # -- posts -------------------------------------------------------------------------------------
 
 
@@ -89,6 +70,22 @@ class PostText(Body):
 
 
 class PostUpdate(PostText):
+    """The fields of a post to change; the others keep their value (English texts included)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "title": "Winter lineup at the Nebula Dome",
+                    "visibility": "tier",
+                    "required_cents": 1000,
+                    "tags": ["techno", "community"],
+                }
+            ]
+        },
+    )
+
     slug: PostSlug | None = None
     visibility: Visibility | None = None
     # For visibility "tier": the smallest pledge, in cents, that opens the post.
@@ -100,6 +97,28 @@ class PostUpdate(PostText):
 
 
 class PostCreate(PostUpdate):
+    """A new post in English, saved as a draft until it is published; body is Markdown."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "slug": "winter-lineup",
+                    "title": "Winter lineup",
+                    "excerpt": "Luna Vox and DJ Aurora Skye take over the Nebula Dome every Friday in December.",
+                    "body": "## Fridays at the Nebula Dome\n\nDoors open at **1 pm SLT**; Luna Vox plays deep house "
+                    "until 3, then Aurora Skye closes with melodic techno.",
+                    "visibility": "public",
+                    "category_id": 2,
+                    "tags": ["techno", "community"],
+                    "cover_url": "/api/v1/media/12/large",
+                    "author_name": "Aria Moon",
+                }
+            ]
+        },
+    )
+
     slug: PostSlug
     title: Title
     body: Markdown = ""
@@ -107,10 +126,34 @@ class PostCreate(PostUpdate):
 
 
 class PostTranslations(Body):
+    """A post's texts by language; fields not sent keep their value, null clears one."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "translations": {
+                        "it": {
+                            "title": "Il programma d'inverno",
+                            "excerpt": "Luna Vox e DJ Aurora Skye al Nebula Dome ogni venerdì di dicembre.",
+                        },
+                        "fr": {"title": "La programmation d'hiver"},
+                        "es": {"title": "La programación de invierno"},
+                    }
+                }
+            ]
+        },
+    )
+
     translations: dict[Language, PostText]
 
 
 class PublishRequest(Body):
+    """When to publish: no body, or no publish_at, publishes now; a future time schedules it."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"publish_at": "2031-12-05T18:00:00Z"}]})
+
     # Absent or in the past: publish now. A time without an offset is UTC.
     publish_at: IsoDateTime | None = None
 
@@ -124,16 +167,53 @@ class CategoryText(Body):
 
 
 class CategoryUpdate(CategoryText):
+    """The fields of a category to change; the others keep their value."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"name": "Club news", "sort_order": 10}]})
+
     slug: Slug | None = None
     sort_order: SortOrder | None = None
 
 
 class CategoryCreate(CategoryUpdate):
+    """A new category: slug and English name, the rest optional."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "slug": "club-news",
+                    "name": "Club news",
+                    "description": "Openings, new venues and what changes at the Cave.",
+                    "sort_order": 10,
+                }
+            ]
+        },
+    )
+
     slug: Slug
     name: Name
 
 
 class CategoryTranslations(Body):
+    """A category's texts by language; fields not sent keep their value, null clears one."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "translations": {
+                        "it": {"name": "Notizie dal club"},
+                        "fr": {"name": "Nouvelles du club"},
+                        "es": {"name": "Noticias del club"},
+                    }
+                }
+            ]
+        },
+    )
+
     translations: dict[Language, CategoryText]
 
 
@@ -142,13 +222,32 @@ class TagText(Body):
 
 
 class TagUpdate(TagText):
+    """The fields of a tag to change; the others keep their value."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"name": "Melodic techno"}]})
+
     slug: Slug | None = None
 
 
 class TagCreate(TagUpdate):
+    """A new tag: slug and English name."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"slug": "ambient", "name": "Ambient"}]})
+
     slug: Slug
     name: TagName
 
 
 class TagTranslations(Body):
+    """A tag's name by language; a language not sent keeps its name, null clears one."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"translations": {"it": {"name": "Ambient"}, "fr": {"name": "Ambiant"}, "es": {"name": "Ambiental"}}}
+            ]
+        },
+    )
+
     translations: dict[Language, TagText]

@@ -14,10 +14,10 @@ from fastapi import FastAPI
 from mysql.connector import errors as mysql_errors
 
 from tdc_shared.db import Database, Session
+from tdc_shared.translations import insert_row, upsert_translations
 
 from .queries import admin_events as event_queries
 from .queries import search
-from .queries.common import insert_row, upsert_translations
 
 log = logging.getLogger(__name__)
 SL_TIME = ZoneInfo("America/Los_Angeles")

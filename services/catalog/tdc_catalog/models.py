@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
-from tdc_shared.envelope import Unprocessable
+from tdc_shared.translations import Language
 
-Language = Literal["en", "it", "fr", "es"]
 MoodCategory = Literal["cosmic_tech", "warm_intimate", "hybrid"]
 
 Slug = Annotated[
@@ -68,24 +67,6 @@ EventTime = Annotated[IsoDateTime, AfterValidator(_plausible_time)]
 
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-def changes_of(body: BaseModel, not_null: tuple[str, ...] = ()) -> dict[str, Any]:
-    """The fields the client sent; a required column sent as null is a field error."""
-    changes = body.model_dump(exclude_unset=True)
-    nulls = {name: ["may not be null"] for name in not_null if name in changes and changes[name] is None}
-    if nulls:
-        raise Unprocessable(errors=nulls)
-    return changes
-
-
-def translations_of(body: BaseModel, english_not_null: tuple[str, ...] = ()) -> dict[str, dict[str, Any]]:
-    """{language: fields sent} from a `{"translations": {...}}` body; English is the base row,
-    so its required columns may not be cleared."""
-    translations = {lang: changes_of(text) for lang, text in body.translations.items()}
-    if "en" in translations:
-        changes_of(body.translations["en"], english_not_null)
-    return translations
 
 
 # -- locations ---------------------------------------------------------------------------------

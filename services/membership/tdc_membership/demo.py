@@ -10,10 +10,11 @@ from typing import Any
 from fastapi import FastAPI
 
 from tdc_shared.db import Database
+from tdc_shared.translations import upsert_translations
 
 from .queries import exclusive as item_queries
 from .queries import tiers as tier_queries
-from .queries.common import is_duplicate, upsert_translations
+from .queries.common import is_duplicate
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +90,7 @@ async def load(app: FastAPI) -> None:
                 values = {k: v for k, v in item.items() if k != "t"}
                 item_id = await item_queries.create(tx, values)
                 await upsert_translations(
-                    tx, "exclusive_item_translations", "item_id", item_id, item_queries.TEXT_FIELDS, item["t"]
+                    tx, "exclusive_item_translations", "item_id", item_id, item["t"], item_queries.TEXT_FIELDS
                 )
     except Exception as exc:
         if is_duplicate(exc):

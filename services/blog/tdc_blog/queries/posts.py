@@ -17,10 +17,11 @@ from tdc_shared.db import Session
 from tdc_shared.envelope import Unprocessable
 from tdc_shared.i18n import LANGUAGES
 from tdc_shared.pagination import PageRequest
+from tdc_shared.translations import TranslatedTable, translated
 
 from ..render import excerpt_of, plain_text, reading_minutes
 from . import taxonomy
-from .common import TranslatedTable, iso_utc, translated
+from .common import iso_utc
 
 STATUSES: tuple[str, ...] = ("draft", "scheduled", "published", "unpublished")
 TEXT_FIELDS = ("title", "excerpt", "body")

@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tdc_shared.db import Session
-
-from .common import TranslatedTable
+from tdc_shared.translations import TranslatedTable
 
 CATEGORIES = TranslatedTable(
     "categories",

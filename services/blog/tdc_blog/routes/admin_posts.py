@@ -18,9 +18,10 @@ from tdc_shared.db import Session
 from tdc_shared.envelope import Conflict, NotFound, Unprocessable, created, no_content, ok
 from tdc_shared.events import publish
 from tdc_shared.pagination import Pagination, paginated
+from tdc_shared.translations import changes_of, translations_of
 
 from ..deps import Db, Render, Settings, invalidate_on_commit
-from ..models import PostCreate, PostTranslations, PostUpdate, PublishRequest, changes_of, translations_of
+from ..models import PostCreate, PostTranslations, PostUpdate, PublishRequest
 from ..queries import posts as queries
 from ..queries.common import is_duplicate, utc_naive, utc_now
 

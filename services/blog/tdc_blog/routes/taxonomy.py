@@ -13,6 +13,7 @@ from tdc_shared.db import Session
 from tdc_shared.envelope import Conflict, NotFound, Unprocessable, created, no_content, ok
 from tdc_shared.events import publish
 from tdc_shared.i18n import Lang
+from tdc_shared.translations import TranslatedTable, changes_of, translations_of
 
 from ..deps import Db, invalidate_on_commit
 from ..models import (
@@ -22,11 +23,9 @@ from ..models import (
     TagCreate,
     TagTranslations,
     TagUpdate,
-    changes_of,
-    translations_of,
 )
 from ..queries import taxonomy as queries
-from ..queries.common import TranslatedTable, is_duplicate
+from ..queries.common import is_duplicate
 
 router = APIRouter(prefix="/api/v1/blog", tags=["blog"])
 admin_router = APIRouter(prefix="/api/v1/admin/blog", tags=["admin: blog"])

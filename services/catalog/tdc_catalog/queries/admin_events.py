@@ -6,9 +6,10 @@ import uuid
 from typing import Any
 
 from tdc_shared.db import Session
+from tdc_shared.translations import TranslatedTable
 
 from . import search
-from .common import TranslatedTable, image_of, iso_utc
+from .common import image_of, iso_utc
 from .events import TEXT_FIELDS
 
 # Which status an event may move to from each status.

@@ -6,8 +6,9 @@ from typing import Any
 
 from tdc_shared.db import Session
 from tdc_shared.pagination import PageRequest
+from tdc_shared.translations import TranslatedTable
 
-from .common import TranslatedTable, image_of, like_pattern
+from .common import image_of, like_pattern
 
 TEXT_FIELDS = ("tagline", "bio")
 BASE_FIELDS = (
@@ -25,7 +26,9 @@ BASE_FIELDS = (
     "created_at",
     "updated_at",
 )
-ARTISTS = TranslatedTable("artists", "artist_translations", "artist_id", BASE_FIELDS, TEXT_FIELDS)
+ARTISTS = TranslatedTable(
+    "artists", "artist_translations", "artist_id", BASE_FIELDS, TEXT_FIELDS, booleans=("is_active",)
+)
 _PUBLIC_SELECT = ARTISTS.public_select("a")
 
 

@@ -1,4 +1,5 @@
-"""SQL helpers every resource shares: translated tables, translation upserts, partial updates.
+"""SQL helpers every resource shares (translated tables are tdc_shared.translations'): images,
+LIKE patterns, times, existence checks.
 
 Table and column names here always come from constants in this package, never from a
 request; values always travel as `%s` parameters.
@@ -6,8 +7,7 @@ request; values always travel as `%s` parameters.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,21 +15,10 @@ from mysql.connector import errors as mysql_errors
 
 from tdc_shared.db import Session
 from tdc_shared.envelope import Unprocessable
-from tdc_shared.i18n import LANGUAGES
 from tdc_shared.timefmt import utc_iso_or_none
 
 MEDIA_VARIANTS: tuple[str, ...] = ("thumb", "medium", "large")
 DUPLICATE_KEY = 1062
-
-
-def translated(base: str, trans: str, field: str) -> str:
-    """`COALESCE(NULLIF(t.f, ''), b.f)`: the translation, or English where it is missing or empty."""
-    return f"COALESCE(NULLIF({trans}.{field}, ''), {base}.{field})"
-
-
-def translated_columns(base: str, trans: str, fields: Sequence[str]) -> str:
-    """`COALESCE(NULLIF(t.f, ''), b.f) AS f, ...`: English field by field where a translation is missing."""
-    return ", ".join(f"{translated(base, trans, f)} AS {f}" for f in fields)
 
 
 def json_object(fields: Sequence[tuple[str, str]]) -> str:
@@ -58,66 +47,6 @@ def image_of(media_id: int | None) -> dict[str, Any] | None:
     return {"id": media_id, "url": url, "variants": {v: f"{url}/{v}" for v in MEDIA_VARIANTS}}
 
 
-async def update_row(tx: Session, table: str, row_id: int, changes: Mapping[str, Any]) -> None:
-    if not changes:
-        return
-    assignments = ", ".join(f"{column} = %s" for column in changes)
-    await tx.execute(f"UPDATE {table} SET {assignments} WHERE id = %s", (*changes.values(), row_id))  # noqa: S608 - table/column names from this package's constants and request models' declared fields; values are parameters
-
-
-async def insert_row(tx: Session, table: str, values: Mapping[str, Any]) -> int:
-    columns = ", ".join(values)
-    marks = ", ".join(["%s"] * len(values))
-    return await tx.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", tuple(values.values()))  # noqa: S608 - table/column names from this package's constants and request models' declared fields; values are parameters
-
-
-async def upsert_translations(
-    tx: Session, table: str, owner_column: str, owner_id: int, translations: Mapping[str, Mapping[str, Any]]
-) -> None:
-    """Set the fields sent for each language; fields not sent keep their value, null clears one."""
-    for language, fields in translations.items():
-        if not fields:
-            continue
-        columns = list(fields)
-        names = ", ".join([owner_column, "language", *columns])
-        marks = ", ".join(["%s"] * (len(columns) + 2))
-        updates = ", ".join(f"{c} = VALUES({c})" for c in columns)
-        await tx.execute(
-            f"INSERT INTO {table} ({names}) VALUES ({marks}) ON DUPLICATE KEY UPDATE {updates}",  # noqa: S608 - table/column names from this package's constants and request models' declared fields; values are parameters
-            (owner_id, language, *fields.values()),
-        )
-
-
-async def load_translations(
-    tx: Session, table: str, owner_column: str, owner_ids: Iterable[int], fields: Sequence[str]
-) -> dict[int, dict[str, dict[str, Any]]]:
-    """{owner_id: {language: {field: value}}} as stored (no fallback), for admin views."""
-    ids = list(owner_ids)
-    if not ids:
-        return {}
-    marks = ", ".join(["%s"] * len(ids))
-    rows = await tx.fetch_all(
-        f"SELECT {owner_column} AS owner, language, {', '.join(fields)} FROM {table} "  # noqa: S608 - table/column names from this package's constants and request models' declared fields; values are parameters
-        f"WHERE {owner_column} IN ({marks}) ORDER BY language",
-        ids,
-    )
-    out: dict[int, dict[str, dict[str, Any]]] = {}
-    for row in rows:
-        owner = row.pop("owner")
-        language = row.pop("language")
-        out.setdefault(owner, {})[language] = row
-    return out
-
-
-def with_fallback(english: Mapping[str, Any], stored: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Every language's text, each missing field taken from English (what consumers display)."""
-    result: dict[str, dict[str, Any]] = {}
-    for language in LANGUAGES:
-        own = stored.get(language, {})
-        result[language] = {f: (own.get(f) or english.get(f)) for f in english}
-    return result
-
-
 async def ensure_exists(tx: Session, table: str, row_id: int | None, field: str) -> None:
     if row_id is None:
         return
@@ -126,84 +55,5 @@ async def ensure_exists(tx: Session, table: str, row_id: int | None, field: str)
         raise Unprocessable(errors={field: [f"no such {table.rstrip('s')} {row_id}"]})
 
 
-async def ensure_slug_free(tx: Session, table: str, slug: str, row_id: int | None = None) -> None:
-    existing = await tx.fetch_value(f"SELECT id FROM {table} WHERE slug = %s", (slug,))  # noqa: S608 - table/column names from this package's constants and request models' declared fields; values are parameters
-    if existing is not None and existing != row_id:
-        raise Unprocessable(errors={"slug": ["already taken"]})
-
-
 def is_duplicate(exc: BaseException) -> bool:
     return isinstance(exc, mysql_errors.IntegrityError) and getattr(exc, "errno", None) == DUPLICATE_KEY
-
-
-@dataclass(frozen=True)
-class TranslatedTable:
-    """A resource whose English text sits in its base row and whose other languages sit in a
-    translations table keyed by (`owner`, language), field by field.
-
-    Everything here is a constant of this package (table and column names go into SQL text);
-    a new translated resource is one of these plus its own public shape.
-    """
-
-    table: str
-    translations: str
-    owner: str  # the translations table's column pointing at `table.id`
-    base_fields: tuple[str, ...]
-    text_fields: tuple[str, ...]
-    booleans: tuple[str, ...] = ("is_active",)
-    times: tuple[str, ...] = ("created_at", "updated_at")
-
-    @property
-    def admin_columns(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys((*self.base_fields, *self.text_fields)))
-
-    def public_select(self, alias: str, columns: Sequence[str] | None = None) -> str:
-        """`SELECT` base columns and the texts in the language bound to the first `%s`, English where missing."""
-        base = ", ".join(f"{alias}.{c}" for c in (columns or self.base_fields))
-        return (
-            f"SELECT {base}, {translated_columns(alias, 't', self.text_fields)} FROM {self.table} {alias} "  # noqa: S608 - table/column names from this package's constants and request models' declared fields; values are parameters
-            f"LEFT JOIN {self.translations} t ON t.{self.owner} = {alias}.id AND t.language = %s"
-        )
-
-    def normalise(self, row: dict[str, Any]) -> dict[str, Any]:
-        for name in self.booleans:
-            row[name] = bool(row[name])
-        for name in self.times:
-            row[name] = iso_utc(row[name])
-        return row
-
-    async def admin_rows(self, tx: Session, tail: str = "", params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        """Rows as staff edit them (stored text, no fallback), each with its `translations`, in two
-        queries however many rows; `tail` (WHERE/ORDER BY/LIMIT) is SQL written in this package."""
-        rows = await tx.fetch_all(f"SELECT {', '.join(self.admin_columns)} FROM {self.table} {tail}", params)  # noqa: S608 - table/column names from this package's constants and request models' declared fields; values are parameters
-        translations = await load_translations(
-            tx, self.translations, self.owner, [r["id"] for r in rows], self.text_fields
-        )
-        for row in rows:
-            self.normalise(row)
-            row["translations"] = translations.get(row["id"], {})
-        return rows
-
-    async def find_admin(self, tx: Session, row_id: int) -> dict[str, Any] | None:
-        rows = await self.admin_rows(tx, "WHERE id = %s", (row_id,))
-        return rows[0] if rows else None
-
-    async def create(self, tx: Session, values: Mapping[str, Any]) -> int:
-        return await insert_row(tx, self.table, values)
-
-    async def update(self, tx: Session, row_id: int, changes: Mapping[str, Any]) -> None:
-        await update_row(tx, self.table, row_id, changes)
-
-    async def set_translations(self, tx: Session, row_id: int, translations: dict[str, dict[str, Any]]) -> None:
-        """`en` edits the base row (English is the fallback text); the others upsert their row."""
-        english = translations.pop("en", None)
-        if english:
-            await update_row(tx, self.table, row_id, english)
-        await upsert_translations(tx, self.translations, self.owner, row_id, translations)
-
-    async def delete(self, tx: Session, row_id: int) -> None:
-        await tx.execute(f"DELETE FROM {self.table} WHERE id = %s", (row_id,))  # noqa: S608 - table/column names from this package's constants and request models' declared fields; values are parameters
-
-    def all_languages(self, admin: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-        """An admin row's texts in every language, English filling the gaps (for bus payloads)."""
-        return with_fallback({f: admin[f] for f in self.text_fields}, admin["translations"])

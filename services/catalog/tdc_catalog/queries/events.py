@@ -14,9 +14,10 @@ from zoneinfo import ZoneInfo
 
 from tdc_shared.db import Session
 from tdc_shared.pagination import ListRequest, capped_count, cursor_int, keyset_after, keyset_page, keyset_params
+from tdc_shared.translations import translated
 
 from . import search
-from .common import image_of, iso_utc, json_object, translated
+from .common import image_of, iso_utc, json_object
 
 TEXT_FIELDS = ("title", "subtitle", "description")
 PUBLIC_STATUSES = ("published", "cancelled")  # events.is_public (migrations/0007)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from tdc_shared.db import Session
+from tdc_shared.translations import TranslatedTable
 
-from .common import TranslatedTable, image_of
+from .common import image_of
 
 TEXT_FIELDS = ("name", "tagline", "description", "architecture_notes", "atmosphere_notes")
 BASE_FIELDS = (
@@ -27,7 +28,9 @@ BASE_FIELDS = (
     "created_at",
     "updated_at",
 )
-LOCATIONS = TranslatedTable("locations", "location_translations", "location_id", BASE_FIELDS, TEXT_FIELDS)
+LOCATIONS = TranslatedTable(
+    "locations", "location_translations", "location_id", BASE_FIELDS, TEXT_FIELDS, booleans=("is_active",)
+)
 _PUBLIC_SELECT = LOCATIONS.public_select("l")
 
 

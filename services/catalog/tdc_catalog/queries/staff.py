@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from tdc_shared.db import Session
+from tdc_shared.translations import TranslatedTable
 
-from .common import TranslatedTable, image_of
+from .common import image_of
 
 TEXT_FIELDS = ("role_title", "bio")
 BASE_FIELDS = (
@@ -20,7 +21,7 @@ BASE_FIELDS = (
     "created_at",
     "updated_at",
 )
-STAFF = TranslatedTable("staff", "staff_translations", "staff_id", BASE_FIELDS, TEXT_FIELDS)
+STAFF = TranslatedTable("staff", "staff_translations", "staff_id", BASE_FIELDS, TEXT_FIELDS, booleans=("is_active",))
 _PUBLIC_SELECT = STAFF.public_select("s", ("id", "slug", "name", "sl_avatar_name", "image_media_id"))
 
 

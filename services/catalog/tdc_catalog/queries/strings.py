@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tdc_shared.db import Session
-
-from .common import TranslatedTable
+from tdc_shared.translations import TranslatedTable
 
 STRINGS = TranslatedTable(
     "i18n_strings",
@@ -14,7 +13,6 @@ STRINGS = TranslatedTable(
     "string_id",
     ("id", "string_key", "text", "description", "created_at", "updated_at"),
     ("text",),
-    booleans=(),
 )
 
 

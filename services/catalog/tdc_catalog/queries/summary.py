@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from tdc_shared.db import Session
+from tdc_shared.translations import translated
 
 from .admin_events import TRANSITIONS
-from .common import iso_utc, translated
+from .common import iso_utc
 from .events import utc_now
 
 STATUSES: tuple[str, ...] = tuple(TRANSITIONS)

@@ -13,9 +13,10 @@ from tdc_shared.envelope import Conflict, NotFound, Unprocessable, created, no_c
 from tdc_shared.events import publish
 from tdc_shared.i18n import Lang
 from tdc_shared.pagination import Pagination, paginated
+from tdc_shared.translations import changes_of, translations_of
 
 from ..deps import Db, invalidate_on_commit
-from ..models import EventCreate, EventTranslations, EventUpdate, Lineup, changes_of, translations_of
+from ..models import EventCreate, EventTranslations, EventUpdate, Lineup
 from ..queries import admin_events as queries
 from ..queries import checkins as checkin_queries
 from ..queries import summary as summary_queries

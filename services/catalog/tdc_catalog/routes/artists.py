@@ -13,9 +13,10 @@ from tdc_shared.envelope import Conflict, NotFound, created, no_content, ok
 from tdc_shared.events import publish
 from tdc_shared.i18n import Lang
 from tdc_shared.pagination import ListPagination, Pagination, paginated
+from tdc_shared.translations import changes_of, translations_of
 
 from ..deps import Db, invalidate_on_commit
-from ..models import ArtistCreate, ArtistTranslations, ArtistUpdate, changes_of, translations_of
+from ..models import ArtistCreate, ArtistTranslations, ArtistUpdate
 from ..queries import artists as queries
 from ..queries import events as event_queries
 from ..queries import search

@@ -10,8 +10,9 @@ from fastapi.responses import JSONResponse
 from tdc_shared.db import Session
 from tdc_shared.envelope import NotFound
 from tdc_shared.pagination import ListRequest, listed
+from tdc_shared.translations import ensure_slug_free
 
-from ..queries.common import ensure_exists, ensure_slug_free
+from ..queries.common import ensure_exists
 from ..queries.events import EventList
 
 Finder = Callable[[Session, int], Awaitable[dict[str, Any] | None]]

@@ -11,9 +11,10 @@ from tdc_shared.envelope import Conflict, NotFound, created, no_content, ok
 from tdc_shared.events import publish
 from tdc_shared.i18n import Lang
 from tdc_shared.pagination import ListPagination
+from tdc_shared.translations import changes_of, translations_of
 
 from ..deps import Db, invalidate_on_commit
-from ..models import LocationCreate, LocationTranslations, LocationUpdate, changes_of, translations_of
+from ..models import LocationCreate, LocationTranslations, LocationUpdate
 from ..queries import events as event_queries
 from ..queries import locations as queries
 from .common import check_references, event_list, load_or_404

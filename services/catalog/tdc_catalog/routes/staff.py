@@ -10,9 +10,10 @@ from tdc_shared.db import Session
 from tdc_shared.envelope import created, no_content, ok
 from tdc_shared.events import publish
 from tdc_shared.i18n import Lang
+from tdc_shared.translations import changes_of, translations_of
 
 from ..deps import Db, invalidate_on_commit
-from ..models import StaffCreate, StaffTranslations, StaffUpdate, changes_of, translations_of
+from ..models import StaffCreate, StaffTranslations, StaffUpdate
 from ..queries import staff as queries
 from .common import check_references, load_or_404
 

@@ -12,9 +12,10 @@ from tdc_shared.db import Session
 from tdc_shared.envelope import NotFound, Unprocessable, created, no_content, ok
 from tdc_shared.events import publish
 from tdc_shared.i18n import DEFAULT_LANGUAGE, LANGUAGES
+from tdc_shared.translations import changes_of, translations_of
 
 from ..deps import Db, invalidate_on_commit
-from ..models import StringCreate, StringTranslations, StringUpdate, changes_of, translations_of
+from ..models import StringCreate, StringTranslations, StringUpdate
 from ..queries import strings as queries
 from .common import load_or_404
 

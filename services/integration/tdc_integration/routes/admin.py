@@ -124,7 +124,12 @@ async def resync(db: Db, _: AdminUser) -> JSONResponse:
 
 
 class PageToken(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """A new Facebook Page access token for the club's page; stored encrypted, never shown again."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"token": "EAAGm0PX4ZCpsBO7ZBnqW3fZC8kVZAxL2rT9dQeJ5hYc1uN"}]},
+    )
     token: str = Field(min_length=20, max_length=1000, description="A Page access token with pages_manage_posts")
 
 

@@ -23,7 +23,22 @@ router = APIRouter(prefix="/api/v1/admin/integrations/sl", tags=["admin: second 
 
 
 class ObjectCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    """An in-world object to register: what it does, the venue it stands at and its owner's key."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Nebula Dome check-in board",
+                    "purpose": "checkin",
+                    "location": "nebula-dome",
+                    "owner_key": "6f3b2c1e-8d4a-4b7e-9f21-3c5d7a9e0b42",
+                }
+            ]
+        },
+    )
     name: str = Field(min_length=1, max_length=64)
     purpose: Literal["board", "checkin", "counter", "linker"]
     location: str = Field(min_length=1, max_length=191, pattern=SLUG_PATTERN, description="The location's slug")

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from tdc_shared.envelope import ApiError, Conflict, NotFound, Unprocessable, ok
 from tdc_shared.events import publish
 from tdc_shared.i18n import negotiate_language
+from tdc_shared.openapi import raw_body
 
 from ..deps import Db, Settings
 from ..queries import events as event_queries
@@ -35,6 +36,8 @@ UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 # Check-ins are taken from a little before the doors open until the event ends.
 CHECKIN_EARLY = timedelta(hours=2)
+# The body is read as bytes (the signature covers them exactly), so OpenAPI is told its shape.
+LSL_BODY = ("text/plain", "application/json")
 
 
 class Strict(BaseModel):
@@ -42,17 +45,48 @@ class Strict(BaseModel):
 
 
 class Checkin(Strict):
+    """Who checks in for which event: the event's slug and the avatar's key and name, as JSON
+    (LSL's `llList2Json`). The event must be at the object's venue and about to start or on."""
+
+    model_config = ConfigDict(  # merged with Strict's
+        json_schema_extra={
+            "examples": [
+                {
+                    "event": "winter-ball",
+                    "avatar_key": "6f3b2c1e-8d4a-4b7e-9f21-3c5d7a9e0b42",
+                    "avatar_name": "Luna Vox",
+                }
+            ]
+        },
+    )
+
     event: str = Field(min_length=1, max_length=191, pattern=SLUG_PATTERN)
     avatar_key: str = Field(pattern=UUID_PATTERN)
     avatar_name: str = Field(min_length=1, max_length=63)
 
 
 class Visitors(Strict):
+    """How many avatars the counter sees now; location, if sent, must be the object's own venue."""
+
+    model_config = ConfigDict(  # merged with Strict's
+        json_schema_extra={"examples": [{"count": 42, "location": "nebula-dome"}]},
+    )
+
     count: int = Field(ge=0, le=10_000)
     location: str | None = Field(default=None, max_length=191, pattern=SLUG_PATTERN)
 
 
 class Link(Strict):
+    """The one-time code the website showed (dashes and case do not matter) and the avatar typing it."""
+
+    model_config = ConfigDict(  # merged with Strict's
+        json_schema_extra={
+            "examples": [
+                {"code": "K7QPM-X4RTN", "avatar_key": "6f3b2c1e-8d4a-4b7e-9f21-3c5d7a9e0b42", "avatar_name": "Luna Vox"}
+            ]
+        },
+    )
+
     code: str = Field(min_length=4, max_length=32)
     avatar_key: str = Field(pattern=UUID_PATTERN)
     avatar_name: str = Field(min_length=1, max_length=63)
@@ -121,7 +155,12 @@ async def read_board(
     return Response(body, media_type=media)
 
 
-@router.post("/checkin", summary="A DJ or host checks in at the venue (signed, purpose checkin)", description=SIGNING)
+@router.post(
+    "/checkin",
+    summary="A DJ or host checks in at the venue (signed, purpose checkin)",
+    description=SIGNING,
+    openapi_extra=raw_body(Checkin, LSL_BODY),
+)
 async def checkin(request: Request, signed: CheckinObject, db: Db) -> JSONResponse:
     body = parse(request, signed.body, Checkin)
     assert isinstance(body, Checkin)
@@ -166,7 +205,10 @@ async def checkin(request: Request, signed: CheckinObject, db: Db) -> JSONRespon
 
 
 @router.post(
-    "/visitors", summary="A counter reports how many avatars are present (signed, purpose counter)", description=SIGNING
+    "/visitors",
+    summary="A counter reports how many avatars are present (signed, purpose counter)",
+    description=SIGNING,
+    openapi_extra=raw_body(Visitors, LSL_BODY),
 )
 async def visitors(request: Request, signed: CounterObject, db: Db) -> JSONResponse:
     body = parse(request, signed.body, Visitors)
@@ -179,7 +221,10 @@ async def visitors(request: Request, signed: CounterObject, db: Db) -> JSONRespo
 
 
 @router.post(
-    "/link", summary="Link an avatar to an account with a one-time code (signed, purpose linker)", description=SIGNING
+    "/link",
+    summary="Link an avatar to an account with a one-time code (signed, purpose linker)",
+    description=SIGNING,
+    openapi_extra=raw_body(Link, LSL_BODY),
 )
 async def link(request: Request, signed: LinkerObject, db: Db) -> JSONResponse:
     body = parse(request, signed.body, Link)

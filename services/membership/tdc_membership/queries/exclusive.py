@@ -6,8 +6,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from tdc_shared.db import Session
+from tdc_shared.translations import load_translations, upsert_translations
 
-from .common import iso_utc, load_translations, upsert_translations
+from .common import iso_utc
 
 TEXT_FIELDS = ("title", "summary", "body")
 # Columns a request may set (the routes' bodies name no others).
@@ -100,7 +101,7 @@ async def set_translations(tx: Session, item_id: int, translations: dict[str, di
     english = translations.pop("en", None)
     if english:
         await update(tx, item_id, english)
-    await upsert_translations(tx, "exclusive_item_translations", "item_id", item_id, TEXT_FIELDS, translations)
+    await upsert_translations(tx, "exclusive_item_translations", "item_id", item_id, translations, TEXT_FIELDS)
 
 
 async def set_file(

@@ -6,9 +6,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from tdc_shared.db import Session
+from tdc_shared.translations import load_translations, upsert_translations, with_fallback
 
 from ..jsonapi import TierInfo
-from .common import in_language, iso_utc, load_translations, upsert_translations, utc_now, with_fallback
+from .common import in_language, iso_utc, utc_now
 
 TEXT_FIELDS = ("title", "description", "benefits")
 _COLUMNS = "id, patreon_title, patreon_description, amount_cents, join_url, published, sort_order, synced_at"
@@ -123,7 +124,7 @@ async def find_public(tx: Session, tier_id: str | None, language: str) -> dict[s
 
 
 async def set_translations(tx: Session, tier_id: str, translations: dict[str, dict[str, Any]]) -> None:
-    await upsert_translations(tx, "tier_translations", "tier_id", tier_id, TEXT_FIELDS, translations)
+    await upsert_translations(tx, "tier_translations", "tier_id", tier_id, translations, TEXT_FIELDS)
 
 
 async def bus_payload(tx: Session, tier_id: str) -> dict[str, Any]:
@@ -134,7 +135,7 @@ async def bus_payload(tx: Session, tier_id: str) -> dict[str, Any]:
     return {
         "id": row["id"],
         "amount_cents": row["amount_cents"],
-        "translations": with_fallback(english, row["translations"], TEXT_FIELDS),
+        "translations": with_fallback(english, row["translations"]),
     }
 
 

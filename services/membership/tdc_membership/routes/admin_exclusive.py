@@ -105,7 +105,27 @@ async def delete_item(item_id: ItemId, _: AdminUser, db: Db, settings: Settings)
     return no_content()
 
 
-@router.put("/{item_id}/file", summary="Attach a file (the raw request body); handed out only as signed links")
+# The route streams the body to disk itself, so OpenAPI is told what it takes.
+FILE_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "The file's bytes as they are, under their own Content-Type (up to the service's file limit); "
+        "the name patrons download it under is the filename query parameter.",
+        "content": {
+            "*/*": {
+                "schema": {"type": "string", "format": "binary"},
+                "example": "(the bytes of nebula-dome-closing-set.flac)",
+            }
+        },
+    }
+}
+
+
+@router.put(
+    "/{item_id}/file",
+    summary="Attach a file (the raw request body); handed out only as signed links",
+    openapi_extra=FILE_BODY,
+)
 async def put_file(
     item_id: ItemId,
     request: Request,

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 
 from tdc_shared.envelope import ApiError, fail, ok
+from tdc_shared.openapi import raw_body
 
 from ..webhooks import WebhookIntake
 
@@ -15,6 +19,54 @@ MESSAGES = {
     401: "Invalid webhook signature",
     503: "Webhook could not be processed now; deliver it again later",
 }
+
+
+class PatreonDelivery(BaseModel):
+    """A member as Patreon saw it when it made the delivery (a JSON:API document), named by
+    `X-Patreon-Event` (`members:pledge:create`, `members:update`, ...) and signed by
+    `X-Patreon-Signature`, the hex HMAC-MD5 of these exact bytes with the webhook secret. Only the
+    member's id and campaign are taken from it; the member's present state is read from Patreon."""
+
+    # Documentation only: the route reads the bytes itself, since the signature covers them exactly.
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "examples": [
+                {
+                    "data": {
+                        "type": "member",
+                        "id": "3f6c2a9e-71b4-4d8e-9a05-c2e8b1d47f10",
+                        "attributes": {
+                            "full_name": "Luna Vox",
+                            "email": "luna@example.com",
+                            "patron_status": "active_patron",
+                            "currently_entitled_amount_cents": 1000,
+                            "lifetime_support_cents": 3000,
+                            "pledge_relationship_start": "2031-09-05T20:14:03.000+00:00",
+                            "last_charge_date": "2031-11-05T08:02:11.000+00:00",
+                            "last_charge_status": "Paid",
+                        },
+                        "relationships": {
+                            "campaign": {"data": {"type": "campaign", "id": "10482001"}},
+                            "user": {"data": {"type": "user", "id": "88555402"}},
+                            "currently_entitled_tiers": {"data": [{"type": "tier", "id": "10482913"}]},
+                        },
+                    },
+                    "included": [
+                        {"type": "user", "id": "88555402", "attributes": {"full_name": "Luna Vox"}},
+                        {
+                            "type": "tier",
+                            "id": "10482913",
+                            "attributes": {"title": "Night Owl", "amount_cents": 1000, "published": True},
+                        },
+                    ],
+                }
+            ]
+        },
+    )
+
+    data: dict[str, Any] = Field(description="The member: type, id, attributes and relationships")
+    included: list[dict[str, Any]] = Field(default=[], description="The user, campaign and tiers it refers to")
 
 
 async def _body(request: Request, limit: int) -> bytes:
@@ -29,7 +81,11 @@ async def _body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-@router.post("", summary="A Patreon webhook delivery (X-Patreon-Signature: hex HMAC-MD5 of the body)")
+@router.post(
+    "",
+    summary="A Patreon webhook delivery (X-Patreon-Signature: hex HMAC-MD5 of the body)",
+    openapi_extra=raw_body(PatreonDelivery),
+)
 async def receive(request: Request) -> JSONResponse:
     intake: WebhookIntake = request.app.state.webhooks
     body = await _body(request, request.app.state.settings.membership_webhook_max_bytes)

@@ -24,7 +24,21 @@ SlugText = Annotated[str, Field(min_length=1, max_length=191)]
 class PreferencesBody(BaseModel):
     """Fields left out keep their current value."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "event_reminders": True,
+                    "reminder_hours_before": 3,
+                    "favourite_locations": ["nebula-dome", "crystal-grotto"],
+                    "favourite_artists": ["luna-vox"],
+                    "newsletter": True,
+                    "language": "it",
+                }
+            ]
+        },
+    )
 
     event_reminders: bool | None = None
     reminder_hours_before: int | None = Field(None, ge=1, le=168, description="1 to 168 hours")

@@ -19,8 +19,27 @@ from ..unsubscribe import BadToken, read_token
 
 router = APIRouter(prefix="/api/v1/notifications", tags=["unsubscribe"])
 
+# What mail clients send (RFC 8058), declared for readers of the OpenAPI; the route never reads it.
+ONE_CLICK_BODY = {
+    "requestBody": {
+        "required": False,
+        "description": "RFC 8058: mail clients send `List-Unsubscribe=One-Click`. It is not read: the token decides.",
+        "content": {
+            "application/x-www-form-urlencoded": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"List-Unsubscribe": {"type": "string", "enum": ["One-Click"]}},
+                },
+                "example": {"List-Unsubscribe": "One-Click"},
+            }
+        },
+    }
+}
 
-@router.post("/unsubscribe", summary="One-click unsubscribe with the signed link from a mail")
+
+@router.post(
+    "/unsubscribe", summary="One-click unsubscribe with the signed link from a mail", openapi_extra=ONE_CLICK_BODY
+)
 async def unsubscribe(
     token: Annotated[str, Query(min_length=1, max_length=200, description="The token from the mail's link")],
     db: Db,
