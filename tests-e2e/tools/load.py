@@ -57,8 +57,15 @@ class Tally:
                 Outcome(kind, label, None, time.monotonic() - started, False, f"{type(exc).__name__}: {exc}", started)
             )
             return None
+        error = (
+            ""
+            if response.status_code < 400
+            else f"{response.text[:300]} (request {response.headers.get('x-request-id')})"
+        )
         self.outcomes.append(
-            Outcome(kind, label, response.status_code, time.monotonic() - started, is_envelope(response), "", started)
+            Outcome(
+                kind, label, response.status_code, time.monotonic() - started, is_envelope(response), error, started
+            )
         )
         return response
 
