@@ -147,12 +147,18 @@ async def _execute(root_url: str, statements: list[tuple[str, tuple[Any, ...]]])
         cursor = await conn.cursor()
         for sql, params in statements:
             await cursor.execute(sql, params)
-            results.append(list(await cursor.fetchall()) if sql.startswith("SELECT") else [])
+            results.append(list(await cursor.fetchall()) if sql.startswith(("SELECT", "SHOW")) else [])
         await conn.commit()
         await cursor.close()
     finally:
         await conn.close()
     return results
+
+
+async def grants_of(root_url: str, account: str) -> list[str]:
+    """`SHOW GRANTS` of account@'%', one line each."""
+    [rows] = await _execute(root_url, [(f"SHOW GRANTS FOR '{account}'@'%'", ())])
+    return [str(row[0]) for row in rows]
 
 
 async def kill_connections(root_url: str, account: str) -> int:
