@@ -491,10 +491,12 @@ async def test_broker_restarted_twice_every_change_arrives_once(
         )
         return seen if complete else None
 
+    settling = time.monotonic()
     try:
         seen = await eventually(settled, "every change to reach every consumer", within=90)
     except AssertionError:
         seen = await effects()
+    settle_seconds = time.monotonic() - settling
     sent = await outbox_ids(mysql_url, stack, "catalog.event.published", ids)
     updates = await outbox_ids(mysql_url, stack, "catalog.event.updated", ids)
     bus_events = [e for events in (*sent.values(), *updates.values()) for e in events]
@@ -522,6 +524,7 @@ async def test_broker_restarted_twice_every_change_arrives_once(
             ("outages (s, stop to ready)", ", ".join(f"{s:.1f}" for s in outages)),
             ("catalog writes", sum(writes.values())),
             *status_rows("  write", writes),
+            ("effects settled after the load (s)", f"{settle_seconds:.1f}"),
             ("events published", len(ids)),
             ("events updated after publishing", len(renamed)),
             ("bus events sent (outbox)", len(bus_events)),

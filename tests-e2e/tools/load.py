@@ -91,8 +91,9 @@ async def run_load(
     grace: float = 30.0,
 ) -> tuple[Tally, float]:
     """Run every worker in a loop for `duration` seconds (each iteration to its end), and
-    `during()` beside them; returns the tally and the seconds the load really ran. The whole
-    is bounded by duration + grace: a request that never ends fails the test, it cannot hang it."""
+    `during()` beside them; returns the tally and the seconds the load really ran. The load is
+    bounded by duration + grace: a request that never ends fails the test, it cannot hang it.
+    `during()` is never cancelled (it must undo its fault); its own waits are bounded."""
     tally = Tally()
     stop = asyncio.Event()
 
@@ -101,20 +102,24 @@ async def run_load(
             await worker(client, tally)
 
     started = time.monotonic()
-    async with asyncio.timeout(duration + grace):
-        tasks = [asyncio.create_task(loop(w)) for w in workers]
-        side = asyncio.create_task(during()) if during is not None else None
-        try:
+    tasks: list[asyncio.Task[None]] = []
+    side = asyncio.create_task(during()) if during is not None else None
+    try:
+        async with asyncio.timeout(duration + grace):
+            tasks = [asyncio.create_task(loop(w)) for w in workers]
             await asyncio.sleep(duration)
             if side is not None:
-                await side  # the fault must be over (undone) before the load stops
+                await asyncio.shield(side)  # the fault must be over (undone) before the load stops
             stop.set()
             await asyncio.gather(*tasks)
-        finally:
-            stop.set()
-            for task in [*tasks, *([side] if side is not None else [])]:
-                task.cancel()
-            await asyncio.gather(*tasks, *([side] if side is not None else []), return_exceptions=True)
+    finally:
+        stop.set()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if side is not None:
+            # Never cancelled: it undoes its fault in `finally`, under its own bounded waits.
+            await asyncio.wait([side])
     return tally, time.monotonic() - started
 
 

@@ -55,27 +55,31 @@ async def _in_thread(work: Callable[[], T]) -> T:
 
 
 def rabbit_stop_app() -> None:
-    _run([RABBITMQCTL, "stop_app"], timeout=60)
+    # Stopping may take a while on a busy node (every queue's Raft member stops in turn).
+    _run([RABBITMQCTL, "stop_app"], timeout=150)
 
 
-def rabbit_start_app(attempts: int = 3) -> None:
-    """Start the application (again, if a start fails: other people's tests need the broker)."""
-    for attempt in range(1, attempts + 1):
+def rabbit_start_app(within: float = 240.0) -> None:
+    """Start the application and wait until it runs; tried again until `within` has passed (a
+    stop that outlived its command may still be under way: other people's tests need the broker)."""
+    deadline = time.monotonic() + within
+    while True:
         try:
             _run([RABBITMQCTL, "start_app"], timeout=120)
             _run([RABBITMQCTL, "await_startup", "--timeout", "60"], timeout=90)
             return
         except (RuntimeError, subprocess.TimeoutExpired):
-            if attempt == attempts:
+            if time.monotonic() > deadline:
                 raise
             time.sleep(2)
 
 
 @contextlib.asynccontextmanager
 async def broker_stopped() -> AsyncIterator[None]:
-    """The RabbitMQ application stopped for the block, started again (and awaited) after it."""
-    await _in_thread(rabbit_stop_app)
+    """The RabbitMQ application stopped for the block, started again (and awaited) after it,
+    whatever happened, a stop that failed or timed out included."""
     try:
+        await _in_thread(rabbit_stop_app)
         yield
     finally:
         await _in_thread(rabbit_start_app)
