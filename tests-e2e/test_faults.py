@@ -231,6 +231,20 @@ def steady(read: Callable[[], list[Any]]) -> list[Any]:
     return read()
 
 
+async def every_bus_ready(stack, services: list[str], within: float = 60.0) -> None:
+    """Until every replica of these services answers /readyz (its database and broker link up)."""
+    async with httpx2.AsyncClient(timeout=5) as http:
+        for name in [n for service in services for n in stack.instances(service)]:
+
+            async def ready(name: str = name) -> bool:
+                try:
+                    return (await http.get(f"{stack.service_url(name)}/readyz")).status_code == 200
+                except httpx2.HTTPError:
+                    return False
+
+            await eventually(ready, f"{name} to be ready", within)
+
+
 def setting_of(stack, name: str) -> Any:
     """A setting as the stack's services have it: their environment, else the default."""
     value = (stack.env if stack is not None else {}).get(f"TDC_{name.upper()}")
@@ -385,6 +399,7 @@ async def test_broker_restarted_twice_every_change_arrives_once(
     stack, client: httpx2.AsyncClient, staff, mysql_url: str, integration_fakes
 ) -> None:
     venue, artists = await venue_and_artists(client, staff, count=2)
+    await every_bus_ready(stack, ["catalog", "integration", "notification"])
     published: list[dict[str, Any]] = []
     renamed: dict[int, str] = {}  # catalog id -> title after an update
     day = itertools.count(40)

@@ -40,7 +40,9 @@ MARIADBD = "/usr/sbin/mariadbd"
 
 
 def _run(command: list[str], timeout: float) -> str:
-    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
+    done = subprocess.run(
+        command, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout, check=False
+    )
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed ({done.returncode}): {done.stderr.strip() or done.stdout}")
     return done.stdout
@@ -54,24 +56,49 @@ async def _in_thread(work: Callable[[], T]) -> T:
 # -- the broker --------------------------------------------------------------------------------
 
 
-def rabbit_stop_app() -> None:
-    # Stopping may take a while on a busy node (every queue's Raft member stops in turn).
-    _run([RABBITMQCTL, "stop_app"], timeout=150)
+def rabbit_running() -> bool | None:
+    """Whether the RabbitMQ application runs on the node (None: the node did not say)."""
+    try:
+        return _run([RABBITMQCTL, "-q", "eval", "rabbit:is_running()."], timeout=30).strip() == "true"
+    except (RuntimeError, subprocess.TimeoutExpired):
+        return None
+
+
+def rabbit_stop_app(within: float = 120.0) -> None:
+    """Stop the application and wait until it no longer runs.
+
+    Seen on this machine: a `stop_app` issued while a new stack's services declare their
+    queues can sit in its first step until the command itself goes away, and only then stop.
+    So the command gets a short bound, and what counts is the node saying it stopped."""
+    try:
+        _run([RABBITMQCTL, "stop_app"], timeout=20)
+    except subprocess.TimeoutExpired:
+        pass
+    deadline = time.monotonic() + within
+    while rabbit_running() is not False:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the RabbitMQ application did not stop")
+        time.sleep(0.5)
 
 
 def rabbit_start_app(within: float = 240.0) -> None:
-    """Start the application and wait until it runs; tried again until `within` has passed (a
-    stop that outlived its command may still be under way: other people's tests need the broker)."""
+    """Start the application, wait until it runs, and check it still runs a moment later (a stop
+    that outlived its command could otherwise land after this start); tried again until
+    `within` has passed: other people's tests need the broker."""
     deadline = time.monotonic() + within
     while True:
         try:
-            _run([RABBITMQCTL, "start_app"], timeout=120)
+            if rabbit_running() is not True:
+                _run([RABBITMQCTL, "start_app"], timeout=120)
             _run([RABBITMQCTL, "await_startup", "--timeout", "60"], timeout=90)
-            return
-        except (RuntimeError, subprocess.TimeoutExpired):
-            if time.monotonic() > deadline:
-                raise
             time.sleep(2)
+            if rabbit_running() is True:
+                return
+        except (RuntimeError, subprocess.TimeoutExpired):
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the RabbitMQ application is not running {within:g}s after its start")
+        time.sleep(2)
 
 
 @contextlib.asynccontextmanager
