@@ -64,36 +64,36 @@ def rabbit_running() -> bool | None:
         return None
 
 
-def rabbit_stop_app(within: float = 120.0) -> None:
-    """Stop the application and wait until it no longer runs.
-
-    Seen on this machine: a `stop_app` issued while a new stack's services declare their
-    queues can sit in its first step until the command itself goes away, and only then stop.
-    So the command gets a short bound, and what counts is the node saying it stopped."""
-    try:
-        _run([RABBITMQCTL, "stop_app"], timeout=20)
-    except subprocess.TimeoutExpired:
-        pass
-    deadline = time.monotonic() + within
-    while rabbit_running() is not False:
-        if time.monotonic() > deadline:
-            raise RuntimeError("the RabbitMQ application did not stop")
-        time.sleep(0.5)
+def _stop_pending() -> bool:
+    """A `rabbitmqctl stop_app` still running on this machine (ours, or anyone's)."""
+    found = subprocess.run(["pgrep", "-f", 'rabbitmqctl +"?stop_app'], capture_output=True, check=False)
+    return found.returncode == 0
 
 
-def rabbit_start_app(within: float = 240.0) -> None:
-    """Start the application, wait until it runs, and check it still runs a moment later (a stop
-    that outlived its command could otherwise land after this start); tried again until
-    `within` has passed: other people's tests need the broker."""
+def rabbit_stop_app(within: float = 240.0) -> None:
+    """Stop the application; returns once the node says it no longer runs.
+
+    A stop made while clients are still setting up connections waits for them (the broker's
+    70 s shutdown timeout per stuck one). The command is not killed for being slow: killing
+    /usr/sbin/rabbitmqctl leaves the `su` and Erlang CLI it started running, and the node
+    stopping anyway, later - after a start made meanwhile."""
+    _run([RABBITMQCTL, "stop_app"], timeout=within)
+    if rabbit_running() is not False:
+        raise RuntimeError("rabbitmqctl stop_app returned, and the application still runs")
+
+
+def rabbit_start_app(within: float = 300.0) -> None:
+    """Start the application and wait until it runs, with no stop pending that could undo the
+    start; tried again until `within` has passed: other people's tests need the broker."""
     deadline = time.monotonic() + within
     while True:
         try:
-            if rabbit_running() is not True:
-                _run([RABBITMQCTL, "start_app"], timeout=120)
-            _run([RABBITMQCTL, "await_startup", "--timeout", "60"], timeout=90)
-            time.sleep(2)
-            if rabbit_running() is True:
-                return
+            if not _stop_pending():
+                if rabbit_running() is False:
+                    _run([RABBITMQCTL, "start_app"], timeout=120)
+                _run([RABBITMQCTL, "await_startup", "--timeout", "60"], timeout=90)
+                if rabbit_running() is True and not _stop_pending():
+                    return
         except (RuntimeError, subprocess.TimeoutExpired):
             pass
         if time.monotonic() > deadline:
