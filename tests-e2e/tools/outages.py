@@ -101,15 +101,35 @@ def rabbit_start_app(within: float = 300.0) -> None:
         time.sleep(2)
 
 
+def handle_limit() -> int | None:
+    """The node's file handle cache limit (None: the node did not say)."""
+    try:
+        out = _run([RABBITMQCTL, "-q", "eval", "proplists:get_value(total_limit, file_handle_cache:info())."], 30)
+        return int(out.strip())
+    except (RuntimeError, subprocess.TimeoutExpired, ValueError):
+        return None
+
+
+def set_handle_limit(limit: int) -> None:
+    _run([RABBITMQCTL, "-q", "eval", f"file_handle_cache:set_limit({int(limit)})."], timeout=30)
+
+
 @contextlib.asynccontextmanager
 async def broker_stopped() -> AsyncIterator[None]:
     """The RabbitMQ application stopped for the block, started again (and awaited) after it,
-    whatever happened, a stop that failed or timed out included."""
+    whatever happened, a stop that failed or timed out included.
+
+    A start sets the node's file handle cache limit afresh from its ulimit; a limit raised at
+    run time before (by an operator: a broker holding many queues needs it, or it takes no new
+    connection) is put back, so the broker is left as it was found."""
+    limit = await _in_thread(handle_limit)
     try:
         await _in_thread(rabbit_stop_app)
         yield
     finally:
         await _in_thread(rabbit_start_app)
+        if limit is not None and (await _in_thread(handle_limit) or 0) < limit:
+            await _in_thread(lambda: set_handle_limit(limit))
 
 
 # -- MariaDB -----------------------------------------------------------------------------------
