@@ -24,6 +24,7 @@ import contextlib
 import shutil
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeVar
@@ -82,23 +83,49 @@ def rabbit_stop_app(within: float = 240.0) -> None:
         raise RuntimeError("rabbitmqctl stop_app returned, and the application still runs")
 
 
-def rabbit_start_app(within: float = 300.0) -> None:
+def rabbit_start_app(within: float = 300.0, handle_floor: int | None = None) -> None:
     """Start the application and wait until it runs, with no stop pending that could undo the
-    start; tried again until `within` has passed: other people's tests need the broker."""
+    start; tried again until `within` has passed: other people's tests need the broker.
+
+    `handle_floor`: keep the node's file handle cache limit at least this high while it starts
+    (a start sets it afresh from the ulimit; see `broker_stopped`)."""
+    starting = threading.Event()
+    keeper = None
+    if handle_floor is not None:
+        keeper = threading.Thread(target=_keep_handle_floor, args=(handle_floor, starting), daemon=True)
+        keeper.start()
     deadline = time.monotonic() + within
+    try:
+        while True:
+            try:
+                if not _stop_pending():
+                    if rabbit_running() is False:
+                        _run([RABBITMQCTL, "start_app"], timeout=120)
+                    _run([RABBITMQCTL, "await_startup", "--timeout", "60"], timeout=90)
+                    if rabbit_running() is True and not _stop_pending():
+                        return
+            except (RuntimeError, subprocess.TimeoutExpired):
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the RabbitMQ application is not running {within:g}s after its start")
+            time.sleep(2)
+    finally:
+        starting.set()
+        if keeper is not None:
+            keeper.join(60)
+            _keep_handle_floor(handle_floor or 0, None)
+
+
+def _keep_handle_floor(floor: int, until: threading.Event | None) -> None:
+    """Raise the file handle cache limit to `floor` whenever the node reports less (once when
+    `until` is None, else until it is set)."""
     while True:
-        try:
-            if not _stop_pending():
-                if rabbit_running() is False:
-                    _run([RABBITMQCTL, "start_app"], timeout=120)
-                _run([RABBITMQCTL, "await_startup", "--timeout", "60"], timeout=90)
-                if rabbit_running() is True and not _stop_pending():
-                    return
-        except (RuntimeError, subprocess.TimeoutExpired):
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"the RabbitMQ application is not running {within:g}s after its start")
-        time.sleep(2)
+        current = handle_limit()
+        if current is not None and current < floor:
+            with contextlib.suppress(RuntimeError, subprocess.TimeoutExpired):
+                set_handle_limit(floor)
+        if until is None or until.wait(0.5):
+            return
 
 
 def handle_limit() -> int | None:
@@ -119,17 +146,17 @@ async def broker_stopped() -> AsyncIterator[None]:
     """The RabbitMQ application stopped for the block, started again (and awaited) after it,
     whatever happened, a stop that failed or timed out included.
 
-    A start sets the node's file handle cache limit afresh from its ulimit; a limit raised at
-    run time before (by an operator: a broker holding many queues needs it, or it takes no new
-    connection) is put back, so the broker is left as it was found."""
+    A start sets the node's file handle cache limit afresh from its ulimit. A broker holding
+    hundreds of quorum queues uses that up at once (its queues cannot all recover, no new
+    connection gets through), so an operator may have raised it at run time: such a limit is
+    kept, so the broker is left as it was found."""
     limit = await _in_thread(handle_limit)
     try:
         await _in_thread(rabbit_stop_app)
         yield
     finally:
-        await _in_thread(rabbit_start_app)
-        if limit is not None and (await _in_thread(handle_limit) or 0) < limit:
-            await _in_thread(lambda: set_handle_limit(limit))
+        # While it starts, too: the queues' recovery itself can wait for handles.
+        await _in_thread(lambda: rabbit_start_app(handle_floor=limit))
 
 
 # -- MariaDB -----------------------------------------------------------------------------------
