@@ -56,6 +56,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked `faults` stop and break servers every other test shares: they run last."""
+    items.sort(key=lambda item: item.get_closest_marker("faults") is not None)
+
+
 def _load_fake_patreon():
     path = ROOT / "services" / "membership" / "tests" / "fake_patreon.py"
     spec = importlib.util.spec_from_file_location("tdc_fake_patreon", path)

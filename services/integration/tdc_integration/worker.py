@@ -18,7 +18,7 @@ from typing import Any
 import httpx2
 from fastapi import FastAPI
 
-from tdc_shared.db import Database, DatabaseUnavailable
+from tdc_shared.db import Database, DatabaseUnavailable, Session
 
 from .clients.base import Backoff, CallLog, PushFailed
 from .clients.facebook import FacebookPage
@@ -130,7 +130,8 @@ class PushWorker:
             log.exception("push %s failed unexpectedly", claim.id)
             await self._failed(claim, PushFailed(f"{type(exc).__name__}: {exc}"))
             return
-        async with self.db.transaction() as tx:
+
+        async def record(tx: Session) -> None:
             if claim.integration == "google" and row is not None:
                 await push_queries.save_link(
                     tx,
@@ -144,6 +145,10 @@ class PushWorker:
                 )
             await push_queries.finish(tx, claim)
             await state_queries.succeeded(tx, claim.integration)
+
+        # The push happened: recording it must not be lost to a deadlock with another replica's
+        # worker (the row would wait out its lease, and the rest of this batch with it).
+        await self.db.retrying(record)
         log.info("push %s (%s/%s event %s): %s", claim.id, claim.integration, claim.target, claim.catalog_id, outcome)
 
     async def _failed(self, claim: push_queries.Claim, exc: PushFailed) -> None:

@@ -15,7 +15,7 @@ from tdc_shared.i18n import Lang
 from tdc_shared.pagination import Pagination, paginated
 from tdc_shared.translations import changes_of, translations_of
 
-from ..deps import Db, invalidate_on_commit
+from ..deps import Db, invalidate_on_commit, write_transaction
 from ..models import EventCreate, EventTranslations, EventUpdate, Lineup
 from ..queries import admin_events as queries
 from ..queries import checkins as checkin_queries
@@ -134,7 +134,7 @@ async def create_event(body: EventCreate, request: Request, db: Db, _: StaffUser
     zone = values.setdefault("timezone", request.app.state.settings.catalog_default_timezone)
     columns = _columns(values, zone)
     _check_times(columns)
-    async with db.transaction() as tx:
+    async with write_transaction(db) as tx:
         await check_references(tx, "events", columns)
         await ensure_exists(tx, "locations", columns.get("location_id"), "location_id")
         event_id = await queries.create(tx, columns)
@@ -147,7 +147,7 @@ async def create_event(body: EventCreate, request: Request, db: Db, _: StaffUser
 @router.put("/{event_id}", summary="Change the fields sent")
 async def update_event(event_id: int, body: EventUpdate, request: Request, db: Db, _: StaffUser) -> JSONResponse:
     changes = changes_of(body, NOT_NULL)
-    async with db.transaction() as tx:
+    async with write_transaction(db) as tx:
         row = await _row(tx, event_id)
         columns = _columns(changes, changes.get("timezone") or row["timezone"])
         merged = {**row, **columns}
@@ -168,7 +168,7 @@ async def set_translations(
     event_id: int, body: EventTranslations, request: Request, db: Db, _: StaffUser
 ) -> JSONResponse:
     translations = translations_of(body)
-    async with db.transaction() as tx:
+    async with write_transaction(db) as tx:
         row = await _row(tx, event_id)
         if row["status"] != "draft" and "en" in translations:
             changes_of(body.translations["en"], ("title",))
@@ -179,7 +179,7 @@ async def set_translations(
 
 @router.put("/{event_id}/lineup", summary="Replace the lineup (artists in order, with set times)")
 async def set_lineup(event_id: int, body: Lineup, request: Request, db: Db, _: StaffUser) -> JSONResponse:
-    async with db.transaction() as tx:
+    async with write_transaction(db) as tx:
         row = await _row(tx, event_id)
         slots: list[dict[str, Any]] = []
         errors: dict[str, list[str]] = {}
@@ -205,7 +205,7 @@ async def set_lineup(event_id: int, body: Lineup, request: Request, db: Db, _: S
 
 @router.post("/{event_id}/publish", summary="draft -> published (needs title, start, end and location)")
 async def publish_event(event_id: int, request: Request, db: Db, _: StaffUser) -> JSONResponse:
-    async with db.transaction() as tx:
+    async with write_transaction(db) as tx:
         row = await _row(tx, event_id)
         _check_transition(row, "published")
         missing = _missing_for_publish(row)
@@ -218,7 +218,7 @@ async def publish_event(event_id: int, request: Request, db: Db, _: StaffUser) -
 
 @router.post("/{event_id}/cancel", summary="published -> cancelled (stays listed, marked cancelled)")
 async def cancel_event(event_id: int, request: Request, db: Db, _: StaffUser) -> JSONResponse:
-    async with db.transaction() as tx:
+    async with write_transaction(db) as tx:
         _check_transition(await _row(tx, event_id), "cancelled")
         await queries.move_to(tx, event_id, "cancelled")
         event = await _changed(request, tx, event_id, "cancelled")
@@ -227,7 +227,7 @@ async def cancel_event(event_id: int, request: Request, db: Db, _: StaffUser) ->
 
 @router.delete("/{event_id}", status_code=204, summary="Delete an event")
 async def delete_event(event_id: int, request: Request, db: Db, _: StaffUser) -> Response:
-    async with db.transaction() as tx:
+    async with write_transaction(db) as tx:
         row = await _row(tx, event_id)
         await queries.delete(tx, event_id)
         if row["status"] != "draft":

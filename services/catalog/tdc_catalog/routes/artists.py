@@ -15,7 +15,7 @@ from tdc_shared.i18n import Lang
 from tdc_shared.pagination import ListPagination, Pagination, paginated
 from tdc_shared.translations import changes_of, translations_of
 
-from ..deps import Db, invalidate_on_commit
+from ..deps import Db, invalidate_on_commit, write_transaction
 from ..models import ArtistCreate, ArtistTranslations, ArtistUpdate
 from ..queries import artists as queries
 from ..queries import events as event_queries
@@ -103,7 +103,7 @@ async def create_artist(body: ArtistCreate, request: Request, db: Db, _: StaffUs
 @admin_router.put("/{artist_id}", summary="Change the fields sent")
 async def update_artist(artist_id: int, body: ArtistUpdate, request: Request, db: Db, _: StaffUser) -> JSONResponse:
     changes = changes_of(body, NOT_NULL)
-    async with db.transaction() as tx:
+    async with write_transaction(db) as tx:  # a new name rewrites the search documents of its events
         await _load(tx, artist_id)
         await check_references(tx, "artists", changes, artist_id)
         await queries.update(tx, artist_id, changes)

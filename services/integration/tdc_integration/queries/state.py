@@ -29,17 +29,22 @@ async def _ensure(tx: Session, integration: str) -> None:
     await tx.execute("INSERT IGNORE INTO integration_state (integration) VALUES (%s)", (integration,))
 
 
+# One statement each, not `_ensure` then UPDATE: INSERT IGNORE of the existing row takes a shared
+# lock, and two workers (replicas) recording pushes at once then both wait to upgrade it to the
+# UPDATE's exclusive lock - a deadlock. The upsert takes the exclusive lock at once: they queue.
 async def succeeded(tx: Session, integration: str) -> None:
-    await _ensure(tx, integration)
     await tx.execute(
-        "UPDATE integration_state SET last_success_at = UTC_TIMESTAMP(6) WHERE integration = %s", (integration,)
+        "INSERT INTO integration_state (integration, last_success_at) VALUES (%s, UTC_TIMESTAMP(6))"
+        " ON DUPLICATE KEY UPDATE last_success_at = VALUES(last_success_at)",
+        (integration,),
     )
 
 
 async def failed(tx: Session, integration: str) -> None:
-    await _ensure(tx, integration)
     await tx.execute(
-        "UPDATE integration_state SET last_failure_at = UTC_TIMESTAMP(6) WHERE integration = %s", (integration,)
+        "INSERT INTO integration_state (integration, last_failure_at) VALUES (%s, UTC_TIMESTAMP(6))"
+        " ON DUPLICATE KEY UPDATE last_failure_at = VALUES(last_failure_at)",
+        (integration,),
     )
 
 
