@@ -31,6 +31,8 @@ import aio_pika
 import httpx2
 import pytest
 
+from tdc_shared.testing.bus import delete_namespace
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -237,6 +239,8 @@ def stack(
     finally:
         stack.stop()
         asyncio.run(_drop_accounts(mysql_url, [f"{env['TDC_DB_PREFIX']}{name}" for name in services]))
+        # The services' durable queues would otherwise stay on the shared broker after every run.
+        asyncio.run(delete_namespace(amqp_url, namespace, services))
 
 
 @pytest.fixture

@@ -346,13 +346,18 @@ class Stack:
             process.pump.join(5)
 
     def restart_instance(self, name: str, timeout: float = 90.0) -> None:
-        """Start a stopped process again with the same command and settings, and wait for its /healthz."""
+        """Start a stopped process again with the same command and settings; wait for its /healthz
+        and, with Traefik running, until Traefik sees every server UP."""
         process = self.process(name)
         assert process.popen is not None and process.popen.poll() is not None, f"{name} is still running"
         self._spawn(process)
         process.pump = threading.Thread(target=self._pump, args=(process,), daemon=True)
         process.pump.start()
-        self._wait_healthy(process, time.monotonic() + timeout)
+        deadline = time.monotonic() + timeout
+        self._wait_healthy(process, deadline)
+        if self.traefik_dir is not None:
+            # Traefik sends nothing to a server its health check has not seen UP again.
+            self._wait_traefik_servers(deadline)
 
     def start_traefik(self, directory: Path) -> None:
         render_table(directory / "dynamic", self.local_addresses())

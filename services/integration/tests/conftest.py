@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tdc_shared.testing.bus import delete_namespace
+
 sys.path.insert(0, str(Path(__file__).parent))
 
 from fakes import FakeGoogle, FakeGraph
@@ -26,24 +28,8 @@ def bus_namespace(amqp_url) -> Iterator[str]:
     `<namespace><suffix>`) are deleted at the end, so runs leave nothing on the shared broker."""
     namespace = f"tint{uuid.uuid4().hex[:8]}"
     yield namespace
-    asyncio.run(_delete_queues(amqp_url, [namespace + suffix for suffix in ("", "off", "bad", "outage")]))
-
-
-async def _delete_queues(amqp_url: str, namespaces: list[str]) -> None:
-    import aio_pika
-
-    connection = await aio_pika.connect(amqp_url)
-    async with connection:
-        for namespace in namespaces:
-            for name in (f"{namespace}.integration", f"{namespace}.integration.dead"):
-                channel = await connection.channel()
-                try:
-                    await channel.queue_delete(name)
-                except aio_pika.exceptions.AMQPError:
-                    pass  # never declared by this run
-                finally:
-                    if not channel.is_closed:
-                        await channel.close()
+    for suffix in ("", "off", "bad", "outage"):
+        asyncio.run(delete_namespace(amqp_url, namespace + suffix, ["integration"]))
 
 
 @pytest.fixture(scope="session")

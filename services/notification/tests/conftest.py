@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import aio_pika
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -17,7 +15,7 @@ from notification_testkit import Service, make_settings, running_service
 from smtp_servers import SmtpServer
 
 from tdc_notification.clock import Clock
-from tdc_shared.events.topology import Names
+from tdc_shared.testing.bus import delete_namespace
 
 
 @pytest.fixture
@@ -34,17 +32,4 @@ async def service(mysql_url, amqp_url, db_prefix, signing_key, sink) -> AsyncIte
         async with running_service(settings, signing_key, Clock()) as running:
             yield running
     finally:
-        await _delete_topology(amqp_url, settings.bus_namespace)
-
-
-async def _delete_topology(amqp_url: str, namespace: str) -> None:
-    names = Names(namespace)
-    connection = await aio_pika.connect(amqp_url)
-    async with connection:
-        for queue in (names.queue("notification"), names.dead_letter_queue("notification")):
-            channel = await connection.channel()
-            with contextlib.suppress(Exception):
-                await channel.queue_delete(queue)
-        channel = await connection.channel()
-        with contextlib.suppress(Exception):
-            await channel.exchange_delete(names.exchange)
+        await delete_namespace(amqp_url, settings.bus_namespace, ["notification"])

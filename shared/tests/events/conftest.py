@@ -10,15 +10,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import aio_pika
 import pytest
 from fastapi import FastAPI
 
 from tdc_shared.app import ServiceSpec, create_service
 from tdc_shared.events import MIGRATIONS
 from tdc_shared.events.bus import EventBus, event_bus
-from tdc_shared.events.topology import Names
 from tdc_shared.settings import ServiceSettings
+from tdc_shared.testing.bus import delete_namespace
 
 TEST_MIGRATIONS = Path(__file__).parent / "migrations"
 SERVICES = ("catalog", "notification", "integration", "membership")
@@ -82,23 +81,7 @@ async def namespace(amqp_url: str) -> AsyncIterator[str]:
     """A bus namespace of one test; its exchange and queues are deleted afterwards."""
     ns = f"t{uuid.uuid4().hex[:10]}"
     yield ns
-    await _delete_topology(amqp_url, Names(ns))
-
-
-async def _delete_topology(amqp_url: str, names: Names) -> None:
-    connection = await aio_pika.connect(amqp_url)
-    try:
-        for queue in [q for s in SERVICES for q in (names.queue(s), names.dead_letter_queue(s))]:
-            channel = await connection.channel()
-            with contextlib.suppress(Exception):
-                await channel.queue_delete(queue)
-            with contextlib.suppress(Exception):
-                await channel.close()
-        channel = await connection.channel()
-        with contextlib.suppress(Exception):
-            await channel.exchange_delete(names.exchange)
-    finally:
-        await connection.close()
+    await delete_namespace(amqp_url, ns, SERVICES)
 
 
 @pytest.fixture
