@@ -16,6 +16,7 @@ from conftest import BASE_URL, make_settings, random_client_ip
 from tdc_auth.handlers import handlers
 from tdc_auth.main import create_app
 from tdc_shared.events import Event
+from tdc_shared.testing.bus import delete_namespace
 
 
 def claims_of(token: str) -> dict[str, Any]:
@@ -121,3 +122,4 @@ async def test_supporter_events_arrive_through_the_broker_and_the_inbox(
                 "SELECT COUNT(*) FROM processed_events WHERE event_id = %s", (str(event.id),)
             )
             assert seen == 1
+    await delete_namespace(amqp_url, namespace, ["auth"])  # nothing left on the shared broker

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+
+from tdc_shared.testing.bus import delete_namespace
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -15,8 +18,10 @@ from catalog_testkit import Catalog, make_app, make_settings, running
 
 
 @pytest.fixture(scope="session")
-def bus_namespace() -> str:
-    return f"tcat{uuid.uuid4().hex[:8]}"
+def bus_namespace(amqp_url: str) -> Iterator[str]:
+    namespace = f"tcat{uuid.uuid4().hex[:8]}"
+    yield namespace
+    asyncio.run(delete_namespace(amqp_url, namespace, ["catalog"]))  # nothing left on the shared broker
 
 
 @pytest.fixture(scope="session")

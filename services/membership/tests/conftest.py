@@ -3,12 +3,15 @@ fake Patreon over real HTTP."""
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+
+from tdc_shared.testing.bus import delete_namespace
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -17,8 +20,10 @@ from membership_testkit import Membership, make_app, make_settings, running
 
 
 @pytest.fixture(scope="session")
-def bus_namespace() -> str:
-    return f"tmem{uuid.uuid4().hex[:8]}"
+def bus_namespace(amqp_url: str) -> Iterator[str]:
+    namespace = f"tmem{uuid.uuid4().hex[:8]}"
+    yield namespace
+    asyncio.run(delete_namespace(amqp_url, namespace, ["membership"]))  # nothing left on the shared broker
 
 
 @pytest.fixture(scope="session")
