@@ -347,7 +347,7 @@ class Stack:
 
     def restart_instance(self, name: str, timeout: float = 90.0) -> None:
         """Start a stopped process again with the same command and settings; wait for its /healthz
-        and, with Traefik running, until Traefik sees every server UP."""
+        and, with Traefik running, until Traefik sees it UP."""
         process = self.process(name)
         assert process.popen is not None and process.popen.poll() is not None, f"{name} is still running"
         self._spawn(process)
@@ -356,8 +356,9 @@ class Stack:
         deadline = time.monotonic() + timeout
         self._wait_healthy(process, deadline)
         if self.traefik_dir is not None:
-            # Traefik sends nothing to a server its health check has not seen UP again.
-            self._wait_traefik_servers(deadline)
+            # Traefik sends nothing to a server its health check has not seen UP again (the
+            # others may still be stopped: a test restarting every replica does it one by one).
+            self._wait_traefik_servers(deadline, only=self.service_url(name))
 
     def start_traefik(self, directory: Path) -> None:
         render_table(directory / "dynamic", self.local_addresses())
@@ -416,10 +417,13 @@ class Stack:
                 raise RuntimeError(f"{process.name} did not answer {url} in time")
             time.sleep(0.2)
 
-    def _wait_traefik_servers(self, deadline: float) -> None:
-        """Until Traefik's health checks mark every server that runs here UP (it sends nothing
-        to a server before its first check passes, and answers 503 meanwhile)."""
+    def _wait_traefik_servers(self, deadline: float, only: str | None = None) -> None:
+        """Until Traefik's health checks mark every server that runs here (or only the one at
+        `only`) UP: it sends nothing to a server before its first check passes, and answers
+        503 meanwhile."""
         local = {url for service in ["gateway", *self.services] for url in self.service_urls(service)}
+        if only is not None:
+            local = {only}
         while True:
             try:
                 with urllib.request.urlopen(f"{self.traefik_api_url}/api/http/services", timeout=1) as response:  # noqa: S310 - our own http URL
