@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 from datetime import timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
@@ -96,7 +96,10 @@ class UnsupportedBody(ApiError):
     status, message = 415, "send text/plain or application/json"
 
 
-def parse(request: Request, body: bytes, model: type[Strict]) -> Strict:
+Body = TypeVar("Body", bound=Strict)
+
+
+def parse(request: Request, body: bytes, model: type[Body]) -> Body:
     content_type = request.headers.get("content-type", "text/plain;charset=utf-8").lower()
     media, _, params = content_type.partition(";")
     if media.strip() not in ("text/plain", "application/json"):
@@ -163,7 +166,6 @@ async def read_board(
 )
 async def checkin(request: Request, signed: CheckinObject, db: Db) -> JSONResponse:
     body = parse(request, signed.body, Checkin)
-    assert isinstance(body, Checkin)
     now = utc_now()
     async with db.transaction() as tx:
         event = await event_queries.find_by_slug(tx, body.event)
@@ -212,7 +214,6 @@ async def checkin(request: Request, signed: CheckinObject, db: Db) -> JSONRespon
 )
 async def visitors(request: Request, signed: CounterObject, db: Db) -> JSONResponse:
     body = parse(request, signed.body, Visitors)
-    assert isinstance(body, Visitors)
     if body.location is not None and body.location != signed.location:
         raise Unprocessable("bad body", errors={"location": ["not where this object stands"]})
     async with db.transaction() as tx:
@@ -228,7 +229,6 @@ async def visitors(request: Request, signed: CounterObject, db: Db) -> JSONRespo
 )
 async def link(request: Request, signed: LinkerObject, db: Db) -> JSONResponse:
     body = parse(request, signed.body, Link)
-    assert isinstance(body, Link)
     now = utc_now()
     async with db.transaction() as tx:
         code = await sl_queries.find_code(tx, code_hash(body.code))
