@@ -15,7 +15,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from tdc_shared.envelope import ERROR_RESPONSES, NotFound, install_error_handlers, ok
 from tdc_shared.i18n import Lang
 from tdc_shared.logs import accept_request_id, request_id_var
-from tdc_shared.observability import HttpMetrics, RequestContextMiddleware
+from tdc_shared.observability import NO_OPENTELEMETRY, HttpMetrics, RequestContextMiddleware
 
 from .errors import BAD_GATEWAY, RATE_LIMITED, TIMEOUT, TOO_LARGE, UNAVAILABLE
 from .openapi import DOCS_HTML, DOCS_INIT_JS
@@ -51,6 +51,7 @@ def build_local_app(gateway: Gateway) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
+        telemetry=NO_OPENTELEMETRY,
     )
     app.state.gateway = gateway
     install_error_handlers(app)

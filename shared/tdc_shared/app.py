@@ -27,6 +27,7 @@ from .envelope import ERROR_RESPONSES, EnvelopeResponse, fail, install_error_han
 from .logs import configure_logging
 from .migrations import migrate
 from .observability import (
+    NO_OPENTELEMETRY,
     ForwardedClientMiddleware,
     HttpMetrics,
     MetricsEndpoint,
@@ -165,6 +166,7 @@ def create_service(spec: ServiceSpec) -> FastAPI:
         lifespan=_lifespan(spec),
         default_response_class=EnvelopeResponse,
         generate_unique_id_function=operation_id,
+        telemetry=NO_OPENTELEMETRY,
     )
     install_openapi(app)
     app.state.settings = spec.settings

@@ -21,6 +21,8 @@ Run every service and the gateway with `uvicorn --http tdc_shared.http_protocol:
   application's task reading it) forever.
 - A malformed body framing (a chunk size such as `zz`) gets its 400 in the envelope too, when
   nothing of the answer has gone out yet; the application reading that body sees a disconnect.
+- An answer's head and its body leave in one write. uvicorn writes them apart, which costs a
+  second send (and, behind the gateway, a second read and wake-up on its side) per answer.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import os
 from collections import OrderedDict
 from typing import ClassVar
 
-from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol, RequestResponseCycle
 
 from .envelope import envelope_bytes
 from .observability import PEER_SCOPE_KEY
@@ -51,6 +53,53 @@ MAX_WAITING_BODIES = 256
 
 class _Refused(Exception):
     """Raised from a parser callback to stop parsing a request we have already answered."""
+
+
+class _HeadWithBody:
+    """The transport a response cycle writes to, holding its response head for the body's first write.
+
+    Only the head is held, and only until the end of the current loop iteration (`call_soon`):
+    an answer whose body comes later (a stream) still gets its head at once. Everything else
+    (close, is_closing, the 100 Continue written before the head) goes straight through.
+    """
+
+    __slots__ = ("_cycle", "_head", "_held_once", "_loop", "_transport")
+
+    def __init__(self, transport: asyncio.Transport, cycle: RequestResponseCycle, loop: asyncio.AbstractEventLoop):
+        self._transport = transport
+        self._cycle = cycle
+        self._loop = loop
+        self._head: bytes | None = None
+        self._held_once = False
+
+    def write(self, data: bytes) -> None:
+        head = self._head
+        if head is not None:
+            self._head = None
+            self._transport.write(head + data)
+        elif self._cycle.response_started and not self._held_once:
+            self._held_once = True
+            self._head = data
+            self._loop.call_soon(self._flush)
+        else:
+            self._transport.write(data)
+
+    def _flush(self) -> None:
+        head = self._head
+        if head is not None:
+            self._head = None
+            if not self._transport.is_closing():
+                self._transport.write(head)
+
+    def close(self) -> None:
+        self._flush()
+        self._transport.close()
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._transport, name)
 
 
 class EnvelopeHttpProtocol(HttpToolsProtocol):
@@ -96,6 +145,11 @@ class EnvelopeHttpProtocol(HttpToolsProtocol):
         self._in_head = False
         self._disarm_head_timer()
         super().on_headers_complete()
+        cycle = self.cycle
+        if cycle is not None and cycle.transport is self.transport:
+            # A new cycle (an upgrade returns early and keeps the last one): its task has not run
+            # yet, so nothing has been written through it.
+            cycle.transport = _HeadWithBody(self.transport, cycle, self.loop)  # type: ignore[assignment]
         # The TCP peer as it is, for ForwardedClientMiddleware: uvicorn's own proxy-header
         # handling (on by default for 127.0.0.1) rewrites scope["client"] from any loopback caller.
         scope = getattr(self, "scope", None)

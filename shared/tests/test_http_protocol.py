@@ -8,6 +8,7 @@ import json
 import re
 import socket
 from collections.abc import AsyncIterator
+from typing import ClassVar
 
 import pytest
 import uvicorn
@@ -20,6 +21,11 @@ async def app(scope, receive, send):  # type: ignore[no-untyped-def]
         return
     if scope["path"] == "/slow":
         await asyncio.sleep(0.3)
+    if scope["path"] == "/stream":  # a head, then its body a while later (as a stream sends it)
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+        await asyncio.sleep(0.3)
+        await send({"type": "http.response.body", "body": b"later"})
+        return
     if scope["path"] == "/echo":  # reads the whole body first, as a real endpoint does
         size, more = 0, True
         while more:
@@ -42,6 +48,28 @@ class QuickProtocol(EnvelopeHttpProtocol):
 class FewBodiesProtocol(EnvelopeHttpProtocol):
     body_timeout_seconds = 60.0  # never reached here: only the bound refuses
     max_waiting_bodies = 2
+
+
+class RecordingTransport:
+    """The connection's transport, with every write it is given kept in `writes`."""
+
+    def __init__(self, transport: asyncio.Transport, writes: list[bytes]) -> None:
+        self._transport = transport
+        self._writes = writes
+
+    def write(self, data: bytes) -> None:
+        self._writes.append(bytes(data))
+        self._transport.write(data)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._transport, name)
+
+
+class RecordingProtocol(EnvelopeHttpProtocol):
+    writes: ClassVar[list[bytes]] = []
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(RecordingTransport(transport, self.writes))  # type: ignore[arg-type]
 
 
 @contextlib.asynccontextmanager
@@ -254,3 +282,28 @@ async def test_a_body_trickling_after_an_early_answer_is_cut_off(port: int) -> N
         assert closed, "the connection stayed open while the body trickled"
     finally:
         writer.close()
+
+
+async def test_an_answer_leaves_in_one_write() -> None:
+    # uvicorn writes the head and the body apart: two sends, and two reads for the gateway.
+    RecordingProtocol.writes.clear()
+    async with serving(RecordingProtocol) as free:
+        statuses, _ = await exchange(free, b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert statuses == [b"HTTP/1.1 200 OK", b"HTTP/1.1 200 OK"]
+    assert len(RecordingProtocol.writes) == 2
+    for write, path in zip(RecordingProtocol.writes, (b"/a", b"/b"), strict=True):
+        assert write.startswith(b"HTTP/1.1 200 OK\r\n") and write.endswith(b'"path": "%b"}' % path)
+
+
+async def test_a_head_whose_body_comes_later_is_not_held_for_it() -> None:
+    RecordingProtocol.writes.clear()
+    async with serving(RecordingProtocol) as free:
+        reader, writer = await asyncio.open_connection("127.0.0.1", free)
+        try:
+            writer.write(b"GET /stream HTTP/1.1\r\nHost: x\r\n\r\n")
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 0.2)  # the body waits 0.3 s
+            assert head.startswith(b"HTTP/1.1 200 OK\r\n")
+            assert await asyncio.wait_for(reader.readuntil(b"0\r\n\r\n"), 2.0) == b"5\r\nlater\r\n0\r\n\r\n"
+        finally:
+            writer.close()
+    assert [w[:15] for w in RecordingProtocol.writes] == [b"HTTP/1.1 200 OK", b"5\r\nlater\r\n0\r\n\r\n"]
