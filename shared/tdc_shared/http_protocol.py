@@ -32,7 +32,7 @@ import os
 from collections import OrderedDict
 from typing import ClassVar
 
-from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol, RequestResponseCycle
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from .envelope import envelope_bytes
 from .observability import PEER_SCOPE_KEY
@@ -55,19 +55,24 @@ class _Refused(Exception):
     """Raised from a parser callback to stop parsing a request we have already answered."""
 
 
+# What uvicorn writes before a response when the client sent `Expect: 100-continue`.
+_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+
+
 class _HeadWithBody:
     """The transport a response cycle writes to, holding its response head for the body's first write.
 
-    Only the head is held, and only until the end of the current loop iteration (`call_soon`):
-    an answer whose body comes later (a stream) still gets its head at once. Everything else
-    (close, is_closing, the 100 Continue written before the head) goes straight through.
+    uvicorn's first write for a response is its head (a 100 Continue, written before it, goes
+    straight through). The head is held only until the end of the current loop iteration
+    (`call_soon`): an answer whose body comes later (a stream) still gets its head at once.
+    It keeps no reference to its cycle: a cycle of references would make every request
+    garbage that only the collector frees.
     """
 
-    __slots__ = ("_cycle", "_head", "_held_once", "_loop", "_transport")
+    __slots__ = ("_head", "_held_once", "_loop", "_transport")
 
-    def __init__(self, transport: asyncio.Transport, cycle: RequestResponseCycle, loop: asyncio.AbstractEventLoop):
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
         self._transport = transport
-        self._cycle = cycle
         self._loop = loop
         self._head: bytes | None = None
         self._held_once = False
@@ -77,7 +82,7 @@ class _HeadWithBody:
         if head is not None:
             self._head = None
             self._transport.write(head + data)
-        elif self._cycle.response_started and not self._held_once:
+        elif not self._held_once and data != _CONTINUE:
             self._held_once = True
             self._head = data
             self._loop.call_soon(self._flush)
@@ -149,7 +154,7 @@ class EnvelopeHttpProtocol(HttpToolsProtocol):
         if cycle is not None and cycle.transport is self.transport:
             # A new cycle (an upgrade returns early and keeps the last one): its task has not run
             # yet, so nothing has been written through it.
-            cycle.transport = _HeadWithBody(self.transport, cycle, self.loop)  # type: ignore[assignment]
+            cycle.transport = _HeadWithBody(self.transport, self.loop)  # type: ignore[assignment]
         # The TCP peer as it is, for ForwardedClientMiddleware: uvicorn's own proxy-header
         # handling (on by default for 127.0.0.1) rewrites scope["client"] from any loopback caller.
         scope = getattr(self, "scope", None)

@@ -307,3 +307,19 @@ async def test_a_head_whose_body_comes_later_is_not_held_for_it() -> None:
         finally:
             writer.close()
     assert [w[:15] for w in RecordingProtocol.writes] == [b"HTTP/1.1 200 OK", b"5\r\nlater\r\n0\r\n\r\n"]
+
+
+async def test_a_100_continue_goes_out_at_once_and_the_answer_after_it_in_one_write() -> None:
+    RecordingProtocol.writes.clear()
+    async with serving(RecordingProtocol) as free:
+        reader, writer = await asyncio.open_connection("127.0.0.1", free)
+        try:
+            writer.write(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n")
+            assert await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 2.0) == b"HTTP/1.1 100 Continue\r\n\r\n"
+            writer.write(b"{}")
+            assert (await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 2.0)).startswith(b"HTTP/1.1 200 OK\r\n")
+        finally:
+            writer.close()
+    assert len(RecordingProtocol.writes) == 2
+    assert RecordingProtocol.writes[0] == b"HTTP/1.1 100 Continue\r\n\r\n"
+    assert RecordingProtocol.writes[1].startswith(b"HTTP/1.1 200 OK\r\n") and RecordingProtocol.writes[1].endswith(b"}")
