@@ -9,8 +9,12 @@ table in Traefik); then for a public endpoint and a bearer-protected one prints 
 p50 and p99, direct, through the gateway and through Traefik, and the ratios to direct.
 Targets (issue 5): throughput ratio >= 0.90, p99 added <= 2 ms, at 32 connections.
 The targets' runs alternate (the order rotates each round) for BENCH_ROUNDS rounds (default
-5) of BENCH_SECONDS each (default 6), and each figure is the median over the rounds: on a shared
-machine the load changes from one run to the next, and alternating spreads that over all sides.
+5) of BENCH_SECONDS each (default 6), and each figure in the table is the median over the
+rounds: on a shared machine the load changes from one run to the next, and alternating spreads
+that over all sides. The verdicts compare each round's runs with each other (the gateway's and
+the direct run of one round are seconds apart), then take the median over the rounds, with the
+lowest and highest round beside it: this machine's speed drifts by half over an hour, which a
+difference of separate medians would count as gateway overhead.
 The processes' logs go to a file (benchlog.py), named at the end.
 """
 
@@ -28,7 +32,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -186,6 +190,18 @@ def measure(wrk: str, url: str, token: str | None, pids: dict[str, int]) -> dict
     return result
 
 
+def paired(
+    runs: dict[tuple[str, str], list[dict[str, float]]],
+    case: str,
+    target: str,
+    compare: Callable[[dict[str, float], dict[str, float]], float],
+    base: str = "direct",
+) -> tuple[float, list[float]]:
+    """`compare(target's run, base's run)` for each round, and the median over the rounds."""
+    values = [compare(t, b) for t, b in zip(runs[(case, target)], runs[(case, base)], strict=True)]
+    return statistics.median(values), values
+
+
 def main() -> int:
     wrk = ensure_wrk()
     key = SigningKey.generate("bench")
@@ -193,7 +209,8 @@ def main() -> int:
     base_env = {**os.environ, "TDC_ENV": "test", "TDC_LOG_LEVEL": "WARNING"}
     upstream_port, gateway_port = free_port(), free_port()
     upstream_env = {**base_env, "BENCH_JWKS": json.dumps(jwks(key))}
-    with server("gateway_upstream:app", upstream_port, upstream_env, REPO / "deploy" / "bench") as (upstream, up_pid):
+    bench_dir = REPO / "deploy" / "bench"
+    with server("gateway_upstream:app", upstream_port, upstream_env, bench_dir) as (upstream, up_pid):
         gateway_env = {
             **base_env,
             "TDC_JWKS_URL": f"{upstream}/api/v1/auth/jwks.json",
@@ -236,17 +253,21 @@ def main() -> int:
         )
     met = True
     for name, _, _ in cases:
-        direct, through = results[(name, "direct")], results[(name, "gateway")]
-        ratio = through["rps"] / direct["rps"]
-        added = through["p99"] - direct["p99"]
+        ratio, ratios = paired(runs, name, "gateway", lambda g, d: g["rps"] / d["rps"])
+        added, addeds = paired(runs, name, "gateway", lambda g, d: g["p99"] - d["p99"])
         ok = ratio >= 0.90 and added <= 2.0
         met &= ok
         verdict = "meets target" if ok else "below target (ratio >= 0.90, p99 added <= 2 ms)"
-        print(f"{name}: ratio gateway/direct {ratio:.2f}, p99 added {added:+.2f} ms: {verdict}")
-        edge = results[(name, "traefik")]
         print(
-            f"{name}: ratio traefik/direct {edge['rps'] / direct['rps']:.2f} (ForwardAuth to the gateway), "
-            f"p99 added {edge['p99'] - direct['p99']:+.2f} ms; gateway/traefik {through['rps'] / edge['rps']:.2f}"
+            f"{name}: ratio gateway/direct {ratio:.2f} (rounds {min(ratios):.2f} to {max(ratios):.2f}), "
+            f"p99 added {added:+.2f} ms (rounds {min(addeds):+.2f} to {max(addeds):+.2f}): {verdict}"
+        )
+        edge_ratio, _ = paired(runs, name, "traefik", lambda t, d: t["rps"] / d["rps"])
+        edge_added, _ = paired(runs, name, "traefik", lambda t, d: t["p99"] - d["p99"])
+        over_edge, _ = paired(runs, name, "traefik", lambda t, d: d["rps"] / t["rps"], base="gateway")
+        print(
+            f"{name}: ratio traefik/direct {edge_ratio:.2f} (ForwardAuth to the gateway), "
+            f"p99 added {edge_added:+.2f} ms; gateway/traefik {over_edge:.2f}"
         )
     print(f"load average while measuring: {os.getloadavg()[0]:.1f} (the ratios mean little above ~3 on 2 cores)")
     if "BENCH_LOG" not in os.environ:  # under run.py, it names the file itself
