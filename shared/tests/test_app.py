@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import socket
 import urllib.request
 from pathlib import Path
@@ -314,3 +315,33 @@ def test_any_other_database_error_is_a_500_without_details(client: TestClient) -
     assert response.status_code == 500
     assert response.json() == {"success": False, "error": "Internal server error"}
     assert "SQL" not in response.text
+
+
+def test_requests_leave_no_garbage_cycles(client: TestClient, signing_key) -> None:
+    # A request whose objects form a reference cycle waits for the garbage collector, whose
+    # passes land on the requests in flight as p99 (the gateway's test checks its own side).
+    bearer = {"Authorization": f"Bearer {signing_key.token(sub=7, role='user')}"}
+    for _ in range(3):
+        client.get("/notes/1")
+        client.get("/me", headers=bearer)
+    gc.collect()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        for _ in range(30):
+            assert client.get("/notes/1?lang=it").status_code == 200
+            assert client.get("/me", headers=bearer).status_code == 200
+            assert client.get("/me").status_code == 401
+        gc.collect()
+        # The test client's own objects aside: the service's, FastAPI's and Starlette's must not be there.
+        ours = sorted(
+            {
+                type(o).__qualname__
+                for o in gc.garbage
+                if type(o).__module__.startswith(("tdc_", "fastapi", "starlette"))
+                and not type(o).__module__.startswith("starlette.testclient")
+            }
+        )
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+    assert ours == []
