@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from fastapi.telemetry import TelemetryConfig
 from prometheus_client import (
     GC_COLLECTOR,
     PLATFORM_COLLECTOR,
@@ -42,7 +43,7 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 # FastAPI's own OpenTelemetry layer, off: our metrics are Prometheus (HttpMetrics) and our
 # request ids are in the logs. Left on, it asks the global providers on every request whether
 # anyone listens, which nobody does here; an operator who adds OpenTelemetry turns it back on.
-NO_OPENTELEMETRY = {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}
+NO_OPENTELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"})
 
 disable_created_metrics()  # type: ignore[no-untyped-call]  # prometheus-client leaves it unannotated
