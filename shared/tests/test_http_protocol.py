@@ -295,31 +295,33 @@ async def test_an_answer_leaves_in_one_write() -> None:
         assert write.startswith(b"HTTP/1.1 200 OK\r\n") and write.endswith(b'"path": "%b"}' % path)
 
 
-async def test_a_head_whose_body_comes_later_is_not_held_for_it() -> None:
+@contextlib.asynccontextmanager
+async def recorded_connection() -> AsyncIterator[tuple[asyncio.StreamReader, asyncio.StreamWriter]]:
+    """A connection to a fresh RecordingProtocol server, its writes recorded from the start."""
     RecordingProtocol.writes.clear()
     async with serving(RecordingProtocol) as free:
         reader, writer = await asyncio.open_connection("127.0.0.1", free)
         try:
-            writer.write(b"GET /stream HTTP/1.1\r\nHost: x\r\n\r\n")
-            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 0.2)  # the body waits 0.3 s
-            assert head.startswith(b"HTTP/1.1 200 OK\r\n")
-            assert await asyncio.wait_for(reader.readuntil(b"0\r\n\r\n"), 2.0) == b"5\r\nlater\r\n0\r\n\r\n"
+            yield reader, writer
         finally:
             writer.close()
+
+
+async def test_a_head_whose_body_comes_later_is_not_held_for_it() -> None:
+    async with recorded_connection() as (reader, writer):
+        writer.write(b"GET /stream HTTP/1.1\r\nHost: x\r\n\r\n")
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 0.2)  # the body waits 0.3 s
+        assert head.startswith(b"HTTP/1.1 200 OK\r\n")
+        assert await asyncio.wait_for(reader.readuntil(b"0\r\n\r\n"), 2.0) == b"5\r\nlater\r\n0\r\n\r\n"
     assert [w[:15] for w in RecordingProtocol.writes] == [b"HTTP/1.1 200 OK", b"5\r\nlater\r\n0\r\n\r\n"]
 
 
 async def test_a_100_continue_goes_out_at_once_and_the_answer_after_it_in_one_write() -> None:
-    RecordingProtocol.writes.clear()
-    async with serving(RecordingProtocol) as free:
-        reader, writer = await asyncio.open_connection("127.0.0.1", free)
-        try:
-            writer.write(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n")
-            assert await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 2.0) == b"HTTP/1.1 100 Continue\r\n\r\n"
-            writer.write(b"{}")
-            assert (await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 2.0)).startswith(b"HTTP/1.1 200 OK\r\n")
-        finally:
-            writer.close()
+    async with recorded_connection() as (reader, writer):
+        writer.write(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n")
+        assert await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 2.0) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        writer.write(b"{}")
+        assert (await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 2.0)).startswith(b"HTTP/1.1 200 OK\r\n")
     assert len(RecordingProtocol.writes) == 2
     assert RecordingProtocol.writes[0] == b"HTTP/1.1 100 Continue\r\n\r\n"
     assert RecordingProtocol.writes[1].startswith(b"HTTP/1.1 200 OK\r\n") and RecordingProtocol.writes[1].endswith(b"}")
