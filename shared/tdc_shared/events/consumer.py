@@ -35,9 +35,10 @@ from typing import Any, TypeVar
 import aio_pika
 from aio_pika.abc import AbstractConnection, AbstractExchange
 from aiormq.abc import AbstractChannel, DeliveredMessage
+from mysql.connector import errors as mysql_errors
 from pydantic import ValidationError
 
-from ..db import Database, DatabaseUnavailable
+from ..db import DEADLOCK, Database, DatabaseUnavailable
 from .acks import AckTracker
 from .envelope import Event
 from .link import BrokerLink, stop_tasks
@@ -55,6 +56,9 @@ from .topology import (
 log = logging.getLogger(__name__)
 
 INBOX_SQL = "INSERT IGNORE INTO processed_events (event_id, event_type) VALUES (%s, %s)"
+# A transaction InnoDB rolled back as a deadlock victim is run again at once, as MySQL asks,
+# this many times, before it counts as a failed delivery (which waits and uses an attempt).
+DEADLOCK_RERUNS = 3
 T = TypeVar("T")
 
 
@@ -284,7 +288,12 @@ class ServiceConsumer:
         task.add_done_callback(self._retries.discard)
 
     async def _until_database_answers(self, apply: Callable[[], Awaitable[T]]) -> T | None:
+        """`apply()`, again while the database is unreachable, and again at once after a deadlock.
+
+        Replicas applying events that touch the same rows (the first store of an event two
+        consumers both see) meet deadlocks; nothing was applied, so running it again is safe."""
         delay = 0.1
+        deadlocks = 0
         while True:
             try:
                 return await apply()
@@ -294,6 +303,12 @@ class ServiceConsumer:
                 log.warning("database unavailable on %s, retrying in %.1fs: %s", self.queue_name, delay, exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
+            except mysql_errors.DatabaseError as exc:
+                if exc.errno != DEADLOCK or deadlocks >= DEADLOCK_RERUNS:
+                    raise
+                deadlocks += 1
+                log.info("deadlock on %s, applying again (%d)", self.queue_name, deadlocks)
+                await asyncio.sleep(0.02 * deadlocks)
 
     async def _apply(self, deliveries: list[Delivery]) -> list[str]:
         if len(deliveries) > 1:
