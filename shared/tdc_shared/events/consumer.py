@@ -19,7 +19,9 @@
   can dead-letter (e.g. killed on every attempt). A poison message never blocks the queue:
   the others keep flowing around it while it waits for its retry.
 - While the database is unreachable a batch is held and retried (not the message's fault,
-  so it uses up no attempt); the prefetch limit then stops the flow.
+  so it uses up no attempt); the prefetch limit then stops the flow. A transaction InnoDB
+  rolls back as a deadlock victim (replicas storing the same new row) is run again at once,
+  up to DEADLOCK_RERUNS times, and uses up no attempt either.
 """
 
 from __future__ import annotations
