@@ -285,3 +285,79 @@ async def test_events_longer_than_a_week_are_refused(catalog):
     )
     assert response.status_code == 422
     assert response.json()["errors"] == {"end": ["an event lasts at most 7 days"]}
+
+
+async def walk(catalog, query: dict, per_page: int) -> list[tuple[int, str | None]]:
+    """Every (id, start_utc) of a staff list, following next_cursor from its first page."""
+    rows: list[tuple[int, str | None]] = []
+    params = {**query, "per_page": per_page}
+    while True:
+        response = await catalog.client.get("/api/v1/admin/events", params=params, headers=catalog.staff)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        rows += [(e["id"], e["start_utc"]) for e in body["data"]]
+        cursor = body["meta"]["pagination"]["next_cursor"]
+        if cursor is None:
+            assert body["meta"]["pagination"]["has_more"] is False
+            return rows
+        params = {**query, "per_page": per_page, "cursor": cursor}
+
+
+async def test_the_staff_list_pages_by_cursor_with_drafts_without_a_start_last(catalog):
+    location = await make_location(catalog)
+    soon, later = at(30), at(60)
+    made = {
+        "later": await make_event(catalog, location["id"], publish=False, **later),
+        "soon": await make_event(catalog, location["id"], publish=False, **soon),
+        "soon-too": await make_event(catalog, location["id"], publish=False, **soon),  # the same start: by id
+    }
+    for name in ("no-start", "no-start-too"):
+        response = await catalog.client.post(
+            "/api/v1/admin/events", json={"slug": unique(name), "title": name}, headers=catalog.staff
+        )
+        assert response.status_code == 201, response.text
+        made[name] = response.json()["data"]
+    drafts = {"status": "draft"}
+
+    by_cursor = await walk(catalog, drafts, per_page=3)
+    by_offset: list[tuple[int, str | None]] = []
+    for page in range(1, 1000):
+        params = {**drafts, "per_page": 100, "page": page}
+        body = (await catalog.client.get("/api/v1/admin/events", params=params, headers=catalog.staff)).json()
+        by_offset += [(e["id"], e["start_utc"]) for e in body["data"]]
+        if not body["meta"]["pagination"]["has_more"]:
+            break
+    assert by_cursor == by_offset and len({i for i, _ in by_cursor}) == len(by_cursor)
+    # Newest start first, ties by id, newest first; drafts without a start after all the others.
+    with_start = [(start, i) for i, start in by_cursor if start is not None]
+    assert with_start == sorted(with_start, reverse=True)
+    without = [i for i, start in by_cursor if start is None]
+    assert [i for i, _ in by_cursor[len(with_start) :]] == without == sorted(without, reverse=True)
+    ids = {name: e["id"] for name, e in made.items()}
+    ours = [i for i, _ in by_cursor if i in ids.values()]
+    assert ours == [ids["later"], ids["soon-too"], ids["soon"], ids["no-start-too"], ids["no-start"]]
+
+
+async def test_the_staff_list_refuses_bad_cursors(catalog):
+    location = await make_location(catalog)
+    for _ in range(2):
+        await make_event(catalog, location["id"], publish=False)
+    params = {"status": "draft", "per_page": 1}
+    first = await catalog.client.get("/api/v1/admin/events", params=params, headers=catalog.staff)
+    cursor = first.json()["meta"]["pagination"]["next_cursor"]
+    assert cursor and first.json()["meta"]["pagination"]["total"] >= 2
+    following = {**params, "cursor": cursor}
+    follow = await catalog.client.get("/api/v1/admin/events", params=following, headers=catalog.staff)
+    assert follow.status_code == 200 and follow.json()["meta"]["pagination"]["page"] is None
+    cases = {
+        "another status's list": {"status": "published", "cursor": cursor},
+        "edited": {"status": "draft", "cursor": cursor[:-2] + ("xx" if not cursor.endswith("xx") else "yy")},
+        "with a page": {"status": "draft", "cursor": cursor, "page": 2},
+        "not a cursor": {"status": "draft", "cursor": "abc"},
+    }
+    for what, query in cases.items():
+        response = await catalog.client.get("/api/v1/admin/events", params=query, headers=catalog.staff)
+        assert response.status_code == 422, what
+        assert "cursor" in response.json()["errors"], what
+    deep = await catalog.client.get("/api/v1/admin/events", params={"page": 1000}, headers=catalog.staff)
+    assert deep.status_code == 422 and "page" in deep.json()["errors"]  # past MAX_OFFSET rows: follow the cursor

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from tdc_shared.db import Session
+from tdc_shared.pagination import capped_count, keyset_after, keyset_params
 from tdc_shared.translations import TranslatedTable
 
 from . import search
@@ -51,14 +53,59 @@ async def find_row(tx: Session, event_id: int, *, lock: bool = False) -> dict[st
     return await tx.fetch_one(f"SELECT {', '.join(ADMIN_FIELDS)} FROM events WHERE id = %s{suffix}", (event_id,))  # noqa: S608 - columns and stamp names are constants, %s marks; values are parameters
 
 
-async def admin_page(tx: Session, status: str | None, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
-    """One page of events as staff see them, newest start first, optionally of one status; and the total."""
-    where, params = (" WHERE status = %s", [status]) if status else ("", [])
-    total = await tx.fetch_value(f"SELECT COUNT(*) FROM events{where}", params)  # noqa: S608 - a fixed WHERE; values are parameters
-    items = await admin_rows(
-        tx, f"{where} ORDER BY start_utc DESC, id DESC LIMIT %s OFFSET %s", [*params, limit, offset]
+# The staff list's order: newest start first, drafts without a start last (NULL sorts lowest).
+ADMIN_ORDER = " ORDER BY start_utc DESC, id DESC"
+
+
+def admin_scope(status: str | None) -> str:
+    """The cursor scope of the staff list: a cursor of one status's list is refused by another's."""
+    return f"admin-events:{status or 'all'}"
+
+
+def _after(after: tuple[datetime | None, int] | None) -> tuple[str, list[Any]]:
+    """The keyset condition for the rows after `after` (start, id) in ADMIN_ORDER."""
+    if after is None:
+        return "", []
+    start, event_id = after
+    if start is None:  # within the rows without a start, which come last
+        return "start_utc IS NULL AND id < %s", [event_id]
+    return (
+        f"(({keyset_after(('start_utc', 'id'), descending=True)}) OR start_utc IS NULL)",
+        keyset_params((start, event_id)),
     )
-    return items, int(total)
+
+
+async def admin_keys(
+    tx: Session, status: str | None, limit: int, offset: int, after: tuple[datetime | None, int] | None
+) -> tuple[list[dict[str, Any]], int, bool]:
+    """The (id, start_utc) of one page of the staff list, `limit` rows from `offset` or after
+    `after`, optionally of one status; and the total counted up to COUNT_CAP: (keys, total, exact).
+
+    Read through the (status, start_utc) and (start_utc) indexes, so a page costs the same
+    however many events there are."""
+    clauses, params = (["status = %s"], [status]) if status else ([], [])
+    total, exact = await capped_count(
+        tx,
+        "SELECT 1 FROM events" + (" WHERE " + " AND ".join(clauses) if clauses else ""),  # noqa: S608 - constant clauses
+        params,
+    )
+    keyset, keyset_values = _after(after)
+    if keyset:
+        clauses.append(keyset)
+    where = " WHERE " + " AND ".join(clauses) if clauses else ""
+    keys = await tx.fetch_all(
+        f"SELECT id, start_utc FROM events{where}{ADMIN_ORDER} LIMIT %s OFFSET %s",  # noqa: S608 - constant clauses; values are parameters
+        [*params, *keyset_values, limit, offset],
+    )
+    return keys, total, exact
+
+
+async def admin_list_rows(tx: Session, ids: list[int]) -> list[dict[str, Any]]:
+    """The events with these ids as staff edit them, in the staff list's order."""
+    if not ids:
+        return []
+    marks = ", ".join(["%s"] * len(ids))
+    return await admin_rows(tx, f"WHERE id IN ({marks}){ADMIN_ORDER}", ids)
 
 
 async def admin_rows(tx: Session, tail: str, params: list[Any] | tuple[Any, ...]) -> list[dict[str, Any]]:
