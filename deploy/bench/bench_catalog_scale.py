@@ -166,39 +166,34 @@ def fill(mysql_url: str, schema: str, count: int) -> float:
     return time.monotonic() - started
 
 
-def deep_cursor(mysql_url: str, schema: str, share: float) -> str:
-    """The cursor of the event `share` of the way down the list of every public event by start."""
+def row_at(mysql_url: str, schema: str, share: float, where: str, order: str) -> tuple[datetime | None, int]:
+    """(start_utc, id) of the event `share` of the way down the events `where`, in `order`."""
     conn = connect(mysql_url, schema)
     try:
         cursor = conn.cursor()
-        cursor.execute("SELECT COUNT(*) FROM events WHERE is_public = 1")
+        cursor.execute(f"SELECT COUNT(*) FROM events {where}")  # noqa: S608 - the bench's constants
         (total,) = cursor.fetchone()
         cursor.execute(
-            "SELECT start_utc, id FROM events WHERE is_public = 1 ORDER BY start_utc, id LIMIT 1 OFFSET %s",
+            f"SELECT start_utc, id FROM events {where} ORDER BY {order} LIMIT 1 OFFSET %s",  # noqa: S608 - constants
             (int(total * share),),
         )
         start_utc, event_id = cursor.fetchone()
         cursor.close()
     finally:
         conn.close()
+    return start_utc, event_id
+
+
+def deep_cursor(mysql_url: str, schema: str, share: float) -> str:
+    """The cursor of the event `share` of the way down the list of every public event by start."""
+    start_utc, event_id = row_at(mysql_url, schema, share, "WHERE is_public = 1", "start_utc, id")
+    assert start_utc is not None  # public events all have a start
     return encode_cursor("events", [start_utc.isoformat(timespec="microseconds"), event_id])
 
 
 def admin_deep_cursor(mysql_url: str, schema: str, share: float) -> str:
     """The cursor of the event `share` of the way down the staff list (newest start first)."""
-    conn = connect(mysql_url, schema)
-    try:
-        cursor = conn.cursor()
-        cursor.execute("SELECT COUNT(*) FROM events")
-        (total,) = cursor.fetchone()
-        cursor.execute(
-            "SELECT start_utc, id FROM events ORDER BY start_utc DESC, id DESC LIMIT 1 OFFSET %s",
-            (int(total * share),),
-        )
-        start_utc, event_id = cursor.fetchone()
-        cursor.close()
-    finally:
-        conn.close()
+    start_utc, event_id = row_at(mysql_url, schema, share, "", "start_utc DESC, id DESC")
     return encode_cursor("admin-events:all", [start_utc.isoformat() if start_utc else "", event_id])
 
 
