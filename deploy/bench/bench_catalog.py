@@ -109,6 +109,16 @@ async def drop_schema(mysql_url: str, schema: str) -> None:
     await drop(mysql_url, schema)
 
 
+def delete_bus_namespace(env: Mapping[str, str], namespace: str, services: list[str]) -> None:
+    """Delete the queues and exchange a benchmark's services declared: durable queues left
+    behind add up run after run, and each holds file handles of the broker's limited share."""
+    from tdc_shared.settings import ServiceSettings
+    from tdc_shared.testing.bus import delete_namespace
+
+    amqp_url = env.get("TDC_AMQP_URL") or ServiceSettings.model_fields["amqp_url"].default
+    asyncio.run(delete_namespace(amqp_url, namespace, services))
+
+
 @dataclass(frozen=True)
 class ReadBench:
     """One service's cached/uncached/bare read benchmark."""
@@ -197,6 +207,7 @@ def measure_reads(bench: ReadBench) -> int:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
         asyncio.run(drop_schema(mysql_url, f"bench{tag}_{bench.service}"))
+        delete_bus_namespace(env, f"bench{tag}", [bench.service])
 
 
 def main() -> int:

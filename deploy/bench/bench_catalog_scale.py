@@ -42,7 +42,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import mysql.connector
-from bench_catalog import drop_schema, free_port, start, wait_ready  # same folder
+from bench_catalog import delete_bus_namespace, drop_schema, free_port, start, wait_ready  # same folder
 
 from tdc_catalog.queries.search import DOCUMENTS, FULLTEXT_INDEXES, rebuild_all_statements
 from tdc_shared.db import MySQLAddress
@@ -374,8 +374,9 @@ def main() -> int:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-        for schema in schemas:
+        for n, schema in enumerate(schemas):
             asyncio.run(drop_schema(mysql_url, schema))
+            delete_bus_namespace(base, f"bench{tag}s{n}", ["catalog"])
         shutil.rmtree(media, ignore_errors=True)
         jwks_server.shutdown()
     small, large = sizes[0], sizes[-1]

@@ -35,6 +35,7 @@ from typing import Any
 
 import aio_pika
 import httpx2
+from bench_catalog import delete_bus_namespace  # same folder
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCATION = "bench-venue"
@@ -273,6 +274,7 @@ def main() -> int:
     finally:
         stack.stop()
         asyncio.run(drop_schemas(env["TDC_MYSQL_URL"], [f"bench{tag}_{name}" for name in services]))
+        delete_bus_namespace(env, f"bench{tag}", services)
 
 
 async def drop_schemas(mysql_url: str, schemas: list[str]) -> None:
