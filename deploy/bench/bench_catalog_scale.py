@@ -44,6 +44,7 @@ from urllib.parse import quote
 import mysql.connector
 from bench_catalog import delete_bus_namespace, drop_schema, free_port, start, wait_ready  # same folder
 
+from tdc_catalog.queries.admin_events import admin_scope, admin_sort_key
 from tdc_catalog.queries.search import DOCUMENTS, FULLTEXT_INDEXES, rebuild_all_statements
 from tdc_shared.db import MySQLAddress
 from tdc_shared.pagination import encode_cursor
@@ -194,7 +195,7 @@ def deep_cursor(mysql_url: str, schema: str, share: float) -> str:
 def admin_deep_cursor(mysql_url: str, schema: str, share: float) -> str:
     """The cursor of the event `share` of the way down the staff list (newest start first)."""
     start_utc, event_id = row_at(mysql_url, schema, share, "", "start_utc DESC, id DESC")
-    return encode_cursor("admin-events:all", [start_utc.isoformat() if start_utc else "", event_id])
+    return encode_cursor(admin_scope(None), admin_sort_key({"start_utc": start_utc, "id": event_id}))
 
 
 def serve_jwks(key: SigningKey) -> http.server.ThreadingHTTPServer:

@@ -7,12 +7,12 @@ from datetime import datetime
 from typing import Any
 
 from tdc_shared.db import Session
-from tdc_shared.pagination import capped_count, keyset_after, keyset_params
+from tdc_shared.pagination import ListRequest, capped_count, cursor_int, keyset_after, keyset_page, keyset_params
 from tdc_shared.translations import TranslatedTable
 
 from . import search
 from .common import image_of, iso_utc
-from .events import TEXT_FIELDS
+from .events import TEXT_FIELDS, EventList, cursor_time, sort_key
 
 # Which status an event may move to from each status.
 TRANSITIONS = {"draft": ("published",), "published": ("cancelled",), "cancelled": ()}
@@ -62,6 +62,15 @@ def admin_scope(status: str | None) -> str:
     return f"admin-events:{status or 'all'}"
 
 
+def admin_sort_key(row: dict[str, Any]) -> tuple[str, int]:
+    """The public lists' cursor key, with "" for a draft without a start."""
+    return sort_key(row) if row["start_utc"] is not None else ("", row["id"])
+
+
+def _cursor_start(value: Any) -> datetime | None:
+    return None if value == "" else cursor_time(value)
+
+
 def _after(after: tuple[datetime | None, int] | None) -> tuple[str, list[Any]]:
     """The keyset condition for the rows after `after` (start, id) in ADMIN_ORDER."""
     if after is None:
@@ -75,14 +84,14 @@ def _after(after: tuple[datetime | None, int] | None) -> tuple[str, list[Any]]:
     )
 
 
-async def admin_keys(
-    tx: Session, status: str | None, limit: int, offset: int, after: tuple[datetime | None, int] | None
-) -> tuple[list[dict[str, Any]], int, bool]:
-    """The (id, start_utc) of one page of the staff list, `limit` rows from `offset` or after
-    `after`, optionally of one status; and the total counted up to COUNT_CAP: (keys, total, exact).
+async def list_admin(tx: Session, status: str | None, request: ListRequest) -> EventList:
+    """One page of the staff list (by offset or after a cursor), optionally of one status, its
+    total counted up to COUNT_CAP and the cursor to the next.
 
-    Read through the (status, start_utc) and (start_utc) indexes, so a page costs the same
-    however many events there are."""
+    The page's keys are read through the (status, start_utc) and (start_utc) indexes, then only
+    its events are loaded, so a page costs the same however many events there are."""
+    scope = admin_scope(status)
+    after = request.after(scope, (_cursor_start, cursor_int))
     clauses, params = (["status = %s"], [status]) if status else ([], [])
     total, exact = await capped_count(
         tx,
@@ -95,17 +104,13 @@ async def admin_keys(
     where = " WHERE " + " AND ".join(clauses) if clauses else ""
     keys = await tx.fetch_all(
         f"SELECT id, start_utc FROM events{where}{ADMIN_ORDER} LIMIT %s OFFSET %s",  # noqa: S608 - constant clauses; values are parameters
-        [*params, *keyset_values, limit, offset],
+        [*params, *keyset_values, request.fetch, request.offset],
     )
-    return keys, total, exact
-
-
-async def admin_list_rows(tx: Session, ids: list[int]) -> list[dict[str, Any]]:
-    """The events with these ids as staff edit them, in the staff list's order."""
-    if not ids:
-        return []
+    page = keyset_page(keys, request, scope, admin_sort_key)
+    ids = [key["id"] for key in page.items]
     marks = ", ".join(["%s"] * len(ids))
-    return await admin_rows(tx, f"WHERE id IN ({marks}){ADMIN_ORDER}", ids)
+    items = await admin_rows(tx, f"WHERE id IN ({marks}){ADMIN_ORDER}", ids) if ids else []
+    return EventList(items, total, exact, page.has_more, page.next_cursor)
 
 
 async def admin_rows(tx: Session, tail: str, params: list[Any] | tuple[Any, ...]) -> list[dict[str, Any]]:

@@ -310,11 +310,12 @@ async def count_public(tx: Session, filters: Filters) -> tuple[int, bool]:
     return await capped_count(tx, "SELECT 1" + source + where, [*params, *where_params])
 
 
-def _sort_key(row: dict[str, Any]) -> tuple[str, int]:
+def sort_key(row: dict[str, Any]) -> tuple[str, int]:
+    """An event list's cursor key: the stored start to the microsecond, and the id."""
     return (row["start_utc"].isoformat(timespec="microseconds"), row["id"])
 
 
-def _cursor_time(value: Any) -> datetime:
+def cursor_time(value: Any) -> datetime:
     if not isinstance(value, str):
         raise ValueError("not a time")
     return datetime.fromisoformat(value)
@@ -331,9 +332,9 @@ class EventList:
 
 async def list_public(tx: Session, lang: str, request: ListRequest, filters: Filters) -> EventList:
     """One page (by offset or after a cursor), its capped total and the cursor to the next."""
-    after = request.after(LIST_SCOPE, (_cursor_time, cursor_int))
+    after = request.after(LIST_SCOPE, (cursor_time, cursor_int))
     rows = await select_public(tx, lang, filters, request.fetch, request.offset, after=after)
-    page = keyset_page(rows, request, LIST_SCOPE, _sort_key)
+    page = keyset_page(rows, request, LIST_SCOPE, sort_key)
     if not page.has_more and not request.cursor and (page.items or request.offset == 0):
         total, exact = request.offset + len(page.items), True  # this page ends the list
     else:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -13,7 +12,7 @@ from tdc_shared.db import Session
 from tdc_shared.envelope import Conflict, NotFound, Unprocessable, created, no_content, ok
 from tdc_shared.events import publish
 from tdc_shared.i18n import Lang
-from tdc_shared.pagination import ListPagination, cursor_int, keyset_page, listed
+from tdc_shared.pagination import ListPagination
 from tdc_shared.translations import changes_of, translations_of
 
 from ..deps import Db, invalidate_on_commit, write_transaction
@@ -23,7 +22,7 @@ from ..queries import checkins as checkin_queries
 from ..queries import summary as summary_queries
 from ..queries.common import ensure_exists
 from ..queries.events import MAX_EVENT_DURATION, to_utc
-from .common import check_references
+from .common import check_references, event_list
 
 router = APIRouter(prefix="/api/v1/admin/events", tags=["admin: events"])
 
@@ -92,24 +91,9 @@ async def admin_list(
 ) -> JSONResponse:
     if status is not None and status not in queries.TRANSITIONS:
         raise Unprocessable(errors={"status": ["must be one of draft, published, cancelled"]})
-    scope = queries.admin_scope(status)
-    after = page.after(scope, (_cursor_start, cursor_int))
     async with db.session() as s:
-        keys, total, exact = await queries.admin_keys(s, status, page.fetch, page.offset, after)
-        found = keyset_page(keys, page, scope, _sort_key)
-        items = await queries.admin_list_rows(s, [key["id"] for key in found.items])
-    return listed(items, page, total=total, total_exact=exact, has_more=found.has_more, next_cursor=found.next_cursor)
-
-
-def _sort_key(key: dict[str, Any]) -> tuple[str, int]:
-    # The stored start, to the microsecond ("" for a draft without one): the cursor must match exactly.
-    return (key["start_utc"].isoformat() if key["start_utc"] else "", key["id"])
-
-
-def _cursor_start(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        raise ValueError("not a start")
-    return datetime.fromisoformat(value) if value else None
+        found = await queries.list_admin(s, status, page)
+    return event_list(found, page)
 
 
 # Declared before `/{event_id}`: routes match in order, and "summary" would be a 422 there.
